@@ -1,0 +1,20 @@
+//! Roster's domain: the values every other layer trusts once they are parsed.
+//!
+//! Nothing here performs IO. Values are parsed once at the edge (HTTP bodies,
+//! CLI flags) into the types below and carried through the store and the
+//! delivery engine unchanged.
+
+pub mod clock;
+pub mod email;
+pub mod error;
+pub mod ids;
+pub mod message;
+pub mod names;
+pub mod password;
+pub mod plan;
+pub mod role;
+pub mod scope;
+pub mod secret;
+pub mod validation;
+
+pub use error::{Error, Result};
