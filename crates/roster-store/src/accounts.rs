@@ -1,0 +1,417 @@
+//! Organizations, their owners, sessions and API keys.
+
+use crate::rows::*;
+use crate::{dispatch, Store, StoreResult};
+use roster_core::ids::*;
+use roster_core::message::NewMessage;
+use roster_core::role::Role;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Everything a sign-up creates, written in one transaction.
+#[derive(Debug, Clone)]
+pub struct NewSignup {
+    pub organization_id: OrganizationId,
+    pub organization_name: String,
+    /// The preferred slug; a suffix is added when another organization has it.
+    pub slug: String,
+    pub plan: String,
+    pub trial_ends_at: Option<OffsetDateTime>,
+    pub team_id: TeamId,
+    pub team_name: String,
+    pub team_name_key: String,
+    pub customer_id: CustomerId,
+    pub email: String,
+    /// Set for operators bootstrapping an account whose address they vouch for.
+    pub email_verified: bool,
+    pub password_hash: String,
+    pub name: String,
+    pub surname: String,
+    pub membership_id: MembershipId,
+    /// The email-verification code's hash and expiry, with the message carrying it.
+    pub verification: Option<(Vec<u8>, OffsetDateTime, NewMessage)>,
+    pub audit: crate::NewAuditEvent,
+    pub now: OffsetDateTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewApiKey {
+    pub id: ApiKeyId,
+    pub organization_id: OrganizationId,
+    pub customer_id: CustomerId,
+    pub name: String,
+    pub hint: String,
+    pub secret_hash: Vec<u8>,
+    pub scopes: String,
+    pub expires_at: Option<OffsetDateTime>,
+    pub audit: crate::NewAuditEvent,
+    pub now: OffsetDateTime,
+}
+
+/// Picks `base`, or `base-xxxxxx` when `base` is taken, inside the caller's transaction.
+macro_rules! free_slug {
+    ($conn:expr, $base:expr) => {{
+        let base: &str = $base;
+        let mut candidate = base.to_owned();
+        loop {
+            let taken: Option<i32> = sqlx::query_scalar("SELECT 1 FROM organizations WHERE slug = $1")
+                .bind(&candidate)
+                .fetch_optional(&mut *$conn)
+                .await?;
+            if taken.is_none() {
+                break candidate;
+            }
+            candidate = format!("{base}-{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
+        }
+    }};
+}
+
+/// Inserts a customer and their membership of a team, inside the caller's transaction.
+macro_rules! insert_member {
+    ($conn:expr, $member:expr) => {{
+        let m: &NewMember = $member;
+        sqlx::query(
+            "INSERT INTO customers (id, organization_id, email, email_verified_at, password_hash, name, surname,
+                                    role, status, created_at, updated_at, last_login_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9, $9, NULL)",
+        )
+        .bind(m.customer_id.0)
+        .bind(m.organization_id.0)
+        .bind(&m.email)
+        .bind(m.email_verified.then_some(m.now))
+        .bind(&m.password_hash)
+        .bind(&m.name)
+        .bind(&m.surname)
+        .bind(m.role.as_str())
+        .bind(m.now)
+        .execute(&mut *$conn)
+        .await?;
+        sqlx::query(
+            "INSERT INTO memberships (id, organization_id, team_id, customer_id, role, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $6)",
+        )
+        .bind(m.membership_id.0)
+        .bind(m.organization_id.0)
+        .bind(m.team_id.0)
+        .bind(m.customer_id.0)
+        .bind(m.role.as_str())
+        .bind(m.now)
+        .execute(&mut *$conn)
+        .await?;
+    }};
+}
+
+const EMAIL_TAKEN: &str = "an account with this email address already exists";
+
+impl Store {
+    /// Creates an organization, its first team and its owner (with the
+    /// verification code and email, when given). Answers the organization's slug.
+    /// A taken email is a conflict, and nothing is written.
+    pub async fn create_signup(&self, s: &NewSignup) -> Result<String, roster_core::Error> {
+        let result: StoreResult<Result<String, roster_core::Error>> = dispatch!(self, write, |pool| {
+            async {
+            let mut tx = crate::begin_write(pool).await?;
+            let taken: Option<i32> = sqlx::query_scalar("SELECT 1 FROM customers WHERE email = $1")
+                .bind(&s.email)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if taken.is_some() {
+                return Ok(Err(roster_core::Error::Conflict(EMAIL_TAKEN.into())));
+            }
+            let slug = free_slug!(&mut *tx, &s.slug);
+            sqlx::query(
+                "INSERT INTO organizations (id, name, slug, plan, trial_ends_at, logo_url, active, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, NULL, $6, $7, $7)",
+            )
+            .bind(s.organization_id.0)
+            .bind(&s.organization_name)
+            .bind(&slug)
+            .bind(&s.plan)
+            .bind(s.trial_ends_at)
+            .bind(true)
+            .bind(s.now)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO teams (id, organization_id, name, name_key, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $5)",
+            )
+            .bind(s.team_id.0)
+            .bind(s.organization_id.0)
+            .bind(&s.team_name)
+            .bind(&s.team_name_key)
+            .bind(s.now)
+            .execute(&mut *tx)
+            .await?;
+            insert_member!(&mut *tx, &NewMember {
+                organization_id: s.organization_id,
+                team_id: s.team_id,
+                customer_id: s.customer_id,
+                membership_id: s.membership_id,
+                email: s.email.clone(),
+                email_verified: s.email_verified,
+                password_hash: Some(s.password_hash.clone()),
+                name: s.name.clone(),
+                surname: s.surname.clone(),
+                role: Role::Root,
+                audit: s.audit.clone(),
+                now: s.now,
+            });
+            if let Some((code_hash, expires_at, message)) = &s.verification {
+                crate::customers::upsert_code!(
+                    &mut *tx, s.customer_id, crate::customers::PURPOSE_EMAIL_VERIFICATION, &s.email, code_hash,
+                    *expires_at, s.now
+                );
+                crate::outbox::insert_message!(&mut *tx, Some(s.organization_id), Some(s.customer_id), message, s.now);
+            }
+            crate::audit::insert_audit!(&mut *tx, &s.audit);
+            tx.commit().await?;
+            Ok(Ok(slug))
+        }
+        .await
+        });
+        match result {
+            Ok(r) => r,
+            Err(e) => Err(e.or_conflict(EMAIL_TAKEN)),
+        }
+    }
+
+    /// The customer a login names, by (normalized) email.
+    pub async fn login_by_email(&self, email: &str) -> StoreResult<Option<LoginRow>> {
+        Ok(dispatch!(self, read, |pool| {
+            sqlx::query_as::<_, LoginRow>(
+                "SELECT id, organization_id, password_hash, role, status FROM customers WHERE email = $1",
+            )
+            .bind(email)
+            .fetch_optional(pool)
+            .await?
+        }))
+    }
+
+    /// Starts a session: stores the token's hash and notes the login.
+    pub async fn create_session(
+        &self,
+        customer: CustomerId,
+        token_id: AccessTokenId,
+        token_hash: &[u8],
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        dispatch!(self, write, |pool| {
+            let mut tx = crate::begin_write(pool).await?;
+            sqlx::query(
+                "INSERT INTO access_tokens (id, customer_id, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(token_id.0)
+            .bind(customer.0)
+            .bind(token_hash)
+            .bind(now)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("UPDATE customers SET last_login_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(customer.0)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        });
+        Ok(())
+    }
+
+    /// Ends a session at once. Answers whether there was one.
+    pub async fn delete_session(&self, token_id: Uuid) -> StoreResult<bool> {
+        Ok(dispatch!(self, write, |pool| {
+            sqlx::query("DELETE FROM access_tokens WHERE id = $1").bind(token_id).execute(pool).await?.rows_affected()
+                > 0
+        }))
+    }
+
+    /// The principal behind a live session token.
+    pub async fn principal_by_session(
+        &self,
+        token_hash: &[u8],
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<PrincipalRow>> {
+        Ok(dispatch!(self, read, |pool| {
+            sqlx::query_as::<_, PrincipalRow>(
+                "SELECT c.id AS customer_id, c.organization_id, c.role, c.status, t.id AS credential_id, NULL AS scopes
+                 FROM access_tokens t JOIN customers c ON c.id = t.customer_id
+                 WHERE t.token_hash = $1 AND t.expires_at > $2",
+            )
+            .bind(token_hash)
+            .bind(now)
+            .fetch_optional(pool)
+            .await?
+        }))
+    }
+
+    /// The principal behind a live, unrevoked API key.
+    pub async fn principal_by_api_key(
+        &self,
+        secret_hash: &[u8],
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<PrincipalRow>> {
+        Ok(dispatch!(self, read, |pool| {
+            sqlx::query_as::<_, PrincipalRow>(
+                "SELECT c.id AS customer_id, c.organization_id, c.role, c.status, k.id AS credential_id, k.scopes
+                 FROM api_keys k JOIN customers c ON c.id = k.customer_id
+                 WHERE k.secret_hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > $2)",
+            )
+            .bind(secret_hash)
+            .bind(now)
+            .fetch_optional(pool)
+            .await?
+        }))
+    }
+
+    pub async fn create_api_key(&self, k: &NewApiKey) -> StoreResult<ApiKeyRow> {
+        Ok(dispatch!(self, write, |pool| {
+            let mut tx = crate::begin_write(pool).await?;
+            let row = sqlx::query_as::<_, ApiKeyRow>(
+                "INSERT INTO api_keys (id, organization_id, customer_id, name, hint, secret_hash, scopes, created_at, expires_at, revoked_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL)
+                 RETURNING id, customer_id, name, hint, scopes, created_at, expires_at, revoked_at",
+            )
+            .bind(k.id.0)
+            .bind(k.organization_id.0)
+            .bind(k.customer_id.0)
+            .bind(&k.name)
+            .bind(&k.hint)
+            .bind(&k.secret_hash)
+            .bind(&k.scopes)
+            .bind(k.now)
+            .bind(k.expires_at)
+            .fetch_one(&mut *tx)
+            .await?;
+            crate::audit::insert_audit!(&mut *tx, &k.audit);
+            tx.commit().await?;
+            row
+        }))
+    }
+
+    /// A customer's API keys, newest first, revoked ones included, paged.
+    pub async fn list_api_keys(
+        &self,
+        customer: CustomerId,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<(Vec<ApiKeyRow>, i64)> {
+        Ok(dispatch!(self, read, |pool| {
+            let rows = sqlx::query_as::<_, ApiKeyRow>(
+                "SELECT id, customer_id, name, hint, scopes, created_at, expires_at, revoked_at
+                 FROM api_keys WHERE customer_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
+            )
+            .bind(customer.0)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(pool)
+            .await?;
+            let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_keys WHERE customer_id = $1")
+                .bind(customer.0)
+                .fetch_one(pool)
+                .await?;
+            (rows, total)
+        }))
+    }
+
+    /// Revokes one of the customer's keys. Answers the key, or `None` when the
+    /// customer has no such key.
+    pub async fn revoke_api_key(
+        &self,
+        customer: CustomerId,
+        id: ApiKeyId,
+        audit: &crate::NewAuditEvent,
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<ApiKeyRow>> {
+        Ok(dispatch!(self, write, |pool| {
+            let mut tx = crate::begin_write(pool).await?;
+            let row = sqlx::query_as::<_, ApiKeyRow>(
+                "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2 AND customer_id = $3
+                 RETURNING id, customer_id, name, hint, scopes, created_at, expires_at, revoked_at",
+            )
+            .bind(now)
+            .bind(id.0)
+            .bind(customer.0)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if row.is_some() {
+                crate::audit::insert_audit!(&mut *tx, audit);
+            }
+            tx.commit().await?;
+            row
+        }))
+    }
+}
+
+/// A person added to an existing organization (and one of its teams).
+#[derive(Debug, Clone)]
+pub struct NewMember {
+    pub organization_id: OrganizationId,
+    pub team_id: TeamId,
+    pub customer_id: CustomerId,
+    pub membership_id: MembershipId,
+    pub email: String,
+    pub email_verified: bool,
+    /// `None` for notify-only contacts, who cannot log in.
+    pub password_hash: Option<String>,
+    pub name: String,
+    pub surname: String,
+    pub role: Role,
+    pub audit: crate::NewAuditEvent,
+    pub now: OffsetDateTime,
+}
+
+impl Store {
+    /// Adds a customer to an organization and one of its teams. A taken email
+    /// is a conflict; a team outside the organization is not found.
+    pub async fn add_member(&self, m: &NewMember) -> Result<(), roster_core::Error> {
+        let r: StoreResult<Result<(), roster_core::Error>> = dispatch!(self, write, |pool| async {
+            let mut tx = crate::begin_write(pool).await?;
+            let team: Option<i32> = sqlx::query_scalar("SELECT 1 FROM teams WHERE id = $1 AND organization_id = $2")
+                .bind(m.team_id.0)
+                .bind(m.organization_id.0)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if team.is_none() {
+                return Ok(Err(roster_core::Error::NotFound("team")));
+            }
+            insert_member!(&mut *tx, m);
+            crate::audit::insert_audit!(&mut *tx, &m.audit);
+            tx.commit().await?;
+            Ok(Ok(()))
+        }
+        .await);
+        r.map_err(|e| e.or_conflict(EMAIL_TAKEN))?
+    }
+
+    /// How many rows each table holds for an organization (or in all, for tables without one):
+    /// lets tests prove that a deletion left nothing behind.
+    pub async fn count_rows_for(
+        &self,
+        org: OrganizationId,
+        customer: CustomerId,
+    ) -> StoreResult<Vec<(&'static str, i64)>> {
+        const BY_ORG: [&str; 5] = ["organizations", "teams", "customers", "memberships", "services"];
+        const BY_CUSTOMER: [&str; 5] = ["access_tokens", "api_keys", "verification_codes", "outbox", "memberships"];
+        // Labels say which scope a count is for: `memberships` (the organization's) vs `customer.memberships`.
+        let mut out = Vec::new();
+        for table in BY_ORG {
+            let column = if table == "organizations" { "id" } else { "organization_id" };
+            let sql = format!("SELECT COUNT(*) FROM {table} WHERE {column} = $1");
+            let n: i64 = dispatch!(self, read, |pool| sqlx::query_scalar(&sql).bind(org.0).fetch_one(pool).await?);
+            out.push((table, n));
+        }
+        for table in BY_CUSTOMER {
+            let sql = format!("SELECT COUNT(*) FROM {table} WHERE customer_id = $1");
+            let n: i64 =
+                dispatch!(self, read, |pool| sqlx::query_scalar(&sql).bind(customer.0).fetch_one(pool).await?);
+            out.push((if table == "memberships" { "customer.memberships" } else { table }, n));
+        }
+        let n: i64 = dispatch!(self, read, |pool| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM customers WHERE id = $1").bind(customer.0).fetch_one(pool).await?
+        });
+        out.push(("customer", n));
+        Ok(out)
+    }
+}

@@ -1,0 +1,340 @@
+//! Customers' own profile: reading, renaming, deleting, and the codes that
+//! prove they own an address.
+
+use crate::rows::*;
+use crate::{dispatch, Dialect, NewAuditEvent, Store, StoreResult};
+use roster_core::ids::*;
+use roster_core::message::NewMessage;
+use roster_core::plan::Usage;
+use roster_core::role::Role;
+use roster_core::Error;
+use time::OffsetDateTime;
+
+pub const PURPOSE_EMAIL_VERIFICATION: &str = "email_verification";
+pub const PURPOSE_EMAIL_CHANGE: &str = "email_change";
+
+/// Stores a fresh code for `(customer, purpose)`, replacing any earlier one
+/// and its attempt count, inside the caller's transaction.
+macro_rules! upsert_code {
+    ($conn:expr, $customer:expr, $purpose:expr, $target:expr, $hash:expr, $expires:expr, $now:expr) => {{
+        let customer: roster_core::ids::CustomerId = $customer;
+        sqlx::query(
+            "INSERT INTO verification_codes (id, customer_id, purpose, target, code_hash, attempts, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, 0, $6, $7)
+             ON CONFLICT (customer_id, purpose) DO UPDATE SET
+               id = excluded.id, target = excluded.target, code_hash = excluded.code_hash, attempts = 0,
+               created_at = excluded.created_at, expires_at = excluded.expires_at",
+        )
+        .bind(roster_core::ids::VerificationCodeId::new().0)
+        .bind(customer.0)
+        .bind($purpose)
+        .bind($target)
+        .bind($hash)
+        .bind($now)
+        .bind($expires)
+        .execute(&mut *$conn)
+        .await?;
+    }};
+}
+pub(crate) use upsert_code;
+
+/// Checks a submitted code inside the caller's transaction, counting the
+/// attempt. Evaluates to a [`CodeCheck`]; a valid code is consumed.
+macro_rules! check_code {
+    ($conn:expr, $customer:expr, $purpose:expr, $now:expr, $max_attempts:expr, $hasher:expr) => {{
+        let customer: roster_core::ids::CustomerId = $customer;
+        let row: Option<(uuid::Uuid, String, Vec<u8>, i64, time::OffsetDateTime)> = sqlx::query_as(
+            "SELECT id, target, code_hash, attempts, expires_at FROM verification_codes WHERE customer_id = $1 AND purpose = $2",
+        )
+        .bind(customer.0)
+        .bind($purpose)
+        .fetch_optional(&mut *$conn)
+        .await?;
+        match row {
+            None => $crate::CodeCheck::Missing,
+            Some((_, _, _, _, expires_at)) if expires_at <= $now => $crate::CodeCheck::Expired,
+            Some((_, _, _, attempts, _)) if attempts >= $max_attempts => $crate::CodeCheck::Exhausted,
+            Some((id, target, hash, attempts, _)) => {
+                let expected: Vec<u8> = ($hasher)(target.as_str());
+                if roster_core::secret::constant_time_eq(&expected, &hash) {
+                    sqlx::query("DELETE FROM verification_codes WHERE id = $1").bind(id).execute(&mut *$conn).await?;
+                    $crate::CodeCheck::Valid { target }
+                } else {
+                    sqlx::query("UPDATE verification_codes SET attempts = attempts + 1 WHERE id = $1")
+                        .bind(id)
+                        .execute(&mut *$conn)
+                        .await?;
+                    $crate::CodeCheck::Wrong { attempts_left: ($max_attempts - attempts - 1).max(0) }
+                }
+            }
+        }
+    }};
+}
+
+/// What became of a submitted code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeCheck {
+    /// Right, and now used up; `target` is what it verified (an address).
+    Valid { target: String },
+    /// Wrong; so many more tries before the code dies.
+    Wrong { attempts_left: i64 },
+    /// Too late; a new code must be requested.
+    Expired,
+    /// Too many wrong tries; a new code must be requested.
+    Exhausted,
+    /// No code was requested (or it was already used).
+    Missing,
+}
+
+/// What deleting a customer removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteOutcome {
+    /// The customer is gone; their organization remains.
+    CustomerDeleted,
+    /// The customer was the organization's only member: both are gone.
+    OrganizationDeleted,
+}
+
+impl Store {
+    /// A customer of `org`, or `None` (also when they belong to another organization).
+    pub async fn customer(&self, org: OrganizationId, id: CustomerId) -> StoreResult<Option<CustomerRow>> {
+        let sql = format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = $1 AND organization_id = $2");
+        Ok(dispatch!(self, read, |pool| {
+            sqlx::query_as::<_, CustomerRow>(&sql).bind(id.0).bind(org.0).fetch_optional(pool).await?
+        }))
+    }
+
+    /// A customer of `org` with their organization, first team and the organization's usage.
+    pub async fn customer_profile(&self, org: OrganizationId, id: CustomerId) -> StoreResult<Option<ProfileRow>> {
+        let customer_sql = format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = $1 AND organization_id = $2");
+        Ok(dispatch!(self, read, |pool| {
+            let mut conn = pool.acquire().await?;
+            let Some(customer) = sqlx::query_as::<_, CustomerRow>(&customer_sql)
+                .bind(id.0)
+                .bind(org.0)
+                .fetch_optional(&mut *conn)
+                .await?
+            else {
+                return Ok(None);
+            };
+            let organization = sqlx::query_as::<_, OrganizationRow>(
+                "SELECT id, name, slug, plan, trial_ends_at, logo_url, active, created_at, updated_at FROM organizations WHERE id = $1",
+            )
+            .bind(org.0)
+            .fetch_one(&mut *conn)
+            .await?;
+            let team = sqlx::query_as::<_, TeamRow>(
+                "SELECT t.id, t.organization_id, t.name, t.created_at, t.updated_at
+                 FROM memberships m JOIN teams t ON t.id = m.team_id
+                 WHERE m.customer_id = $1 ORDER BY m.created_at, m.id LIMIT 1",
+            )
+            .bind(id.0)
+            .fetch_optional(&mut *conn)
+            .await?;
+            let (teams, members, services): (i64, i64, i64) = sqlx::query_as(
+                "SELECT (SELECT COUNT(*) FROM teams WHERE organization_id = $1),
+                        (SELECT COUNT(*) FROM customers WHERE organization_id = $1),
+                        (SELECT COUNT(*) FROM services WHERE organization_id = $1)",
+            )
+            .bind(org.0)
+            .fetch_one(&mut *conn)
+            .await?;
+            let usage = Usage { teams: teams as u32, members: members as u32, services: services as u32 };
+            Some(ProfileRow { customer, organization, team, usage })
+        }))
+    }
+
+    /// Changes a customer's first name and/or surname.
+    pub async fn update_customer_names(
+        &self,
+        org: OrganizationId,
+        id: CustomerId,
+        name: Option<&str>,
+        surname: Option<&str>,
+        audit: &NewAuditEvent,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        Ok(dispatch!(self, write, |pool| {
+            let mut tx = crate::begin_write(pool).await?;
+            let updated = sqlx::query(
+                "UPDATE customers SET name = COALESCE($1, name), surname = COALESCE($2, surname), updated_at = $3
+                 WHERE id = $4 AND organization_id = $5",
+            )
+            .bind(name)
+            .bind(surname)
+            .bind(now)
+            .bind(id.0)
+            .bind(org.0)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+            crate::audit::insert_audit!(&mut *tx, audit);
+            tx.commit().await?;
+            updated
+        }))
+    }
+
+    /// Deletes a customer and everything personal that hangs off them
+    /// (sessions, keys, memberships, codes, queued messages) and records why.
+    /// The organization's last owner cannot leave while others remain; a sole
+    /// member takes the organization with them.
+    pub async fn delete_customer(
+        &self,
+        org: OrganizationId,
+        id: CustomerId,
+        audit: &NewAuditEvent,
+    ) -> Result<DeleteOutcome, Error> {
+        let lock = lock_organization_sql(self.dialect());
+        let r: StoreResult<Result<DeleteOutcome, Error>> = dispatch!(self, write, |pool| {
+            async {
+            let mut tx = crate::begin_write(pool).await?;
+            if let Some(sql) = lock {
+                sqlx::query(sql).bind(org.0).execute(&mut *tx).await?;
+            }
+            let role: Option<String> = sqlx::query_scalar("SELECT role FROM customers WHERE id = $1 AND organization_id = $2")
+                .bind(id.0)
+                .bind(org.0)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let Some(role) = role else {
+                return Ok(Err(Error::NotFound("customer")));
+            };
+            let (others, other_owners): (i64, i64) = sqlx::query_as(
+                "SELECT COUNT(*), COALESCE(SUM(CASE WHEN role = $1 THEN 1 ELSE 0 END), 0)
+                 FROM customers WHERE organization_id = $2 AND id <> $3",
+            )
+            .bind(Role::Root.as_str())
+            .bind(org.0)
+            .bind(id.0)
+            .fetch_one(&mut *tx)
+            .await?;
+            let outcome = if others == 0 {
+                sqlx::query("DELETE FROM organizations WHERE id = $1").bind(org.0).execute(&mut *tx).await?;
+                DeleteOutcome::OrganizationDeleted
+            } else if role == Role::Root.as_str() && other_owners == 0 {
+                return Ok(Err(Error::Conflict(
+                    "you are the organization's last owner: transfer ownership to another member, or remove the other members, before deleting your account".into(),
+                )));
+            } else {
+                sqlx::query("DELETE FROM customers WHERE id = $1").bind(id.0).execute(&mut *tx).await?;
+                DeleteOutcome::CustomerDeleted
+            };
+            crate::audit::insert_audit!(&mut *tx, audit);
+            tx.commit().await?;
+            Ok(Ok(outcome))
+        }
+        .await
+        });
+        r?
+    }
+
+    /// Issues a code for `purpose` (replacing an earlier one) and queues the
+    /// message that carries it. With `must_be_free`, fails with a conflict when
+    /// another customer already uses `target` as their email.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn issue_code(
+        &self,
+        org: OrganizationId,
+        customer: CustomerId,
+        purpose: &'static str,
+        target: &str,
+        code_hash: &[u8],
+        expires_at: OffsetDateTime,
+        message: &NewMessage,
+        must_be_free: bool,
+        now: OffsetDateTime,
+    ) -> Result<(), Error> {
+        let r: StoreResult<Result<(), Error>> = dispatch!(self, write, |pool| async {
+            let mut tx = crate::begin_write(pool).await?;
+            if must_be_free {
+                let taken: Option<i32> = sqlx::query_scalar("SELECT 1 FROM customers WHERE email = $1 AND id <> $2")
+                    .bind(target)
+                    .bind(customer.0)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if taken.is_some() {
+                    return Ok(Err(Error::Conflict("this email address is already in use".into())));
+                }
+            }
+            upsert_code!(&mut *tx, customer, purpose, target, code_hash, expires_at, now);
+            crate::outbox::insert_message!(&mut *tx, Some(org), Some(customer), message, now);
+            tx.commit().await?;
+            Ok(Ok(()))
+        }
+        .await);
+        r?
+    }
+
+    /// Checks an email-verification code; a valid one marks the address verified.
+    pub async fn verify_email(
+        &self,
+        customer: CustomerId,
+        max_attempts: i64,
+        hasher: impl Fn(&str) -> Vec<u8> + Send,
+        now: OffsetDateTime,
+    ) -> StoreResult<CodeCheck> {
+        Ok(dispatch!(self, write, |pool| {
+            let mut tx = crate::begin_write(pool).await?;
+            let check = check_code!(&mut *tx, customer, PURPOSE_EMAIL_VERIFICATION, now, max_attempts, &hasher);
+            if let CodeCheck::Valid { target } = &check {
+                // The code verifies the address it was sent to, only while it is still the login.
+                sqlx::query(
+                    "UPDATE customers SET email_verified_at = $1, updated_at = $1 WHERE id = $2 AND email = $3",
+                )
+                .bind(now)
+                .bind(customer.0)
+                .bind(target)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            check
+        }))
+    }
+
+    /// Checks an email-change code; a valid one moves the login to the new,
+    /// now verified, address. Another customer having taken it meanwhile is a conflict.
+    pub async fn apply_email_change(
+        &self,
+        customer: CustomerId,
+        max_attempts: i64,
+        hasher: impl Fn(&str) -> Vec<u8> + Send,
+        audit: &NewAuditEvent,
+        now: OffsetDateTime,
+    ) -> Result<CodeCheck, Error> {
+        let r: StoreResult<CodeCheck> = dispatch!(self, write, |pool| async {
+            let mut tx = crate::begin_write(pool).await?;
+            let check = check_code!(&mut *tx, customer, PURPOSE_EMAIL_CHANGE, now, max_attempts, &hasher);
+            if let CodeCheck::Valid { target } = &check {
+                sqlx::query("UPDATE customers SET email = $1, email_verified_at = $2, updated_at = $2 WHERE id = $3")
+                    .bind(target)
+                    .bind(now)
+                    .bind(customer.0)
+                    .execute(&mut *tx)
+                    .await?;
+                // Other codes were bound to the old address.
+                sqlx::query("DELETE FROM verification_codes WHERE customer_id = $1 AND purpose = $2")
+                    .bind(customer.0)
+                    .bind(PURPOSE_EMAIL_VERIFICATION)
+                    .execute(&mut *tx)
+                    .await?;
+                crate::audit::insert_audit!(&mut *tx, audit);
+            }
+            tx.commit().await?;
+            Ok(check)
+        }
+        .await);
+        r.map_err(|e| e.or_conflict("this email address is already in use"))
+    }
+}
+
+/// On PostgreSQL, membership-changing transactions lock the organization's
+/// row so rules like "at least one owner" hold under concurrency. SQLite's
+/// `BEGIN IMMEDIATE` already serializes every writer.
+pub(crate) fn lock_organization_sql(d: Dialect) -> Option<&'static str> {
+    match d {
+        Dialect::Postgres => Some("SELECT id FROM organizations WHERE id = $1 FOR UPDATE"),
+        Dialect::Sqlite => None,
+    }
+}

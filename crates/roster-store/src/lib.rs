@@ -1,0 +1,224 @@
+//! Roster's storage on SQLite or PostgreSQL.
+//!
+//! Every statement is written once. [`dispatch!`] expands a method's body
+//! for whichever backend the store was opened on, so the two backends run
+//! the same SQL (`$1` placeholders, `RETURNING`, `ON CONFLICT` work in both)
+//! and cannot drift apart. Where the dialects must differ, the body matches
+//! on [`Store::dialect`]. The two migration folders hold the only other
+//! per-backend text: column types.
+//!
+//! Methods are sized to a use case and are atomic inside: "sign up" creates
+//! the organization, its first team, its owner and the verification email in
+//! one transaction. No transaction type leaks out.
+
+mod accounts;
+mod audit;
+mod customers;
+mod error;
+mod outbox;
+mod rate_limit;
+pub mod rows;
+
+pub use accounts::{NewApiKey, NewMember, NewSignup};
+pub use audit::NewAuditEvent;
+pub use customers::{CodeCheck, DeleteOutcome, PURPOSE_EMAIL_CHANGE, PURPOSE_EMAIL_VERIFICATION};
+pub use error::{StoreError, StoreResult};
+pub use outbox::{AttemptRecord, ClaimedMessage, OutboxCounts};
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Which SQL dialect a store speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// How to open a store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// `sqlite://path/to/file.db` or `postgres://…`.
+    pub url: String,
+    /// Most connections in the (read) pool.
+    pub max_connections: u32,
+    /// How long a request waits for a connection before failing.
+    pub acquire_timeout: Duration,
+}
+
+#[derive(Clone)]
+enum Backend {
+    /// SQLite allows one writer at a time; giving writes their own pool of one
+    /// connection queues them in the service instead of failing with "database
+    /// is locked", while reads run in parallel on the WAL.
+    Sqlite {
+        read: SqlitePool,
+        write: SqlitePool,
+    },
+    Postgres(PgPool),
+}
+
+/// The handle every layer above uses; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    backend: Backend,
+}
+
+/// Runs `$body` with `$pool` bound to the backend's pool: the `read` pool or
+/// the `write` pool on SQLite, the one pool on PostgreSQL.
+macro_rules! dispatch {
+    ($store:expr, $mode:ident, |$pool:ident| $body:expr) => {
+        match &$store.backend {
+            $crate::Backend::Sqlite { $mode: $pool, .. } => $body,
+            $crate::Backend::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use dispatch;
+
+impl Store {
+    /// Opens (creating where needed) the database named by `opts.url`.
+    pub async fn connect(opts: &StoreOptions) -> StoreResult<Self> {
+        let url = opts.url.as_str();
+        let backend = if url.starts_with("sqlite:") {
+            let connect = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(5))
+                // Keeps the WAL file from staying large after a checkpoint.
+                .pragma("journal_size_limit", (64 * 1024 * 1024).to_string());
+            let write = SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(opts.acquire_timeout)
+                .connect_with(connect.clone())
+                .await?;
+            let read = SqlitePoolOptions::new()
+                .max_connections(opts.max_connections.max(1))
+                .acquire_timeout(opts.acquire_timeout)
+                .connect_with(connect.read_only(true))
+                .await?;
+            Backend::Sqlite { read, write }
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let connect = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(opts.max_connections.max(1))
+                .acquire_timeout(opts.acquire_timeout)
+                .connect_with(connect)
+                .await?;
+            Backend::Postgres(pool)
+        } else {
+            return Err(StoreError::Config(format!(
+                "unsupported database URL scheme in `{}`: use sqlite:// or postgres://",
+                redact_url(url)
+            )));
+        };
+        Ok(Self { backend })
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self.backend {
+            Backend::Sqlite { .. } => Dialect::Sqlite,
+            Backend::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// Applies pending migrations. On PostgreSQL the migrator holds an advisory
+    /// lock, so instances starting together apply them once.
+    pub async fn migrate(&self) -> StoreResult<()> {
+        match &self.backend {
+            Backend::Sqlite { write, .. } => sqlx::migrate!("./migrations/sqlite").run(write).await?,
+            Backend::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Whether the database answers a trivial query.
+    pub async fn ping(&self) -> StoreResult<()> {
+        dispatch!(self, read, |pool| {
+            sqlx::query("SELECT 1").execute(pool).await?;
+        });
+        Ok(())
+    }
+
+    /// Moves the SQLite write-ahead log back into the database file. Under a
+    /// steady read load SQLite's automatic checkpoints never get to reset the
+    /// log, so the service calls this on a timer; `truncate` also shrinks the
+    /// file (and waits for readers, so it is used only when the log is large).
+    /// Returns the log's size in pages before the checkpoint; a no-op on PostgreSQL.
+    pub async fn checkpoint(&self, truncate: bool) -> StoreResult<i64> {
+        if let Backend::Sqlite { write, .. } = &self.backend {
+            let sql = if truncate { "PRAGMA wal_checkpoint(TRUNCATE)" } else { "PRAGMA wal_checkpoint(PASSIVE)" };
+            let (_busy, log_pages, _done): (i64, i64, i64) = sqlx::query_as(sql).fetch_one(write).await?;
+            return Ok(log_pages);
+        }
+        Ok(0)
+    }
+
+    /// Closes every connection; pending work on them finishes first.
+    pub async fn close(&self) {
+        match &self.backend {
+            Backend::Sqlite { read, write } => {
+                read.close().await;
+                write.close().await;
+            }
+            Backend::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+/// The URL with any password replaced, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}://{user}:***@{}", &url[..scheme_end], &url[at + 1..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// A pool that can open a write transaction. On SQLite that is `BEGIN
+/// IMMEDIATE`: a deferred transaction that reads before it writes cannot
+/// upgrade when another process wrote in between, and fails at once.
+pub(crate) trait WritePool {
+    type Db: sqlx::Database;
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = sqlx::Result<sqlx::Transaction<'static, Self::Db>>> + Send;
+}
+
+impl WritePool for SqlitePool {
+    type Db = sqlx::Sqlite;
+    async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+impl WritePool for PgPool {
+    type Db = sqlx::Postgres;
+    async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+        self.begin().await
+    }
+}
+
+pub(crate) async fn begin_write<P: WritePool>(pool: &P) -> sqlx::Result<sqlx::Transaction<'static, P::Db>> {
+    pool.begin_write().await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(super::redact_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(super::redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(super::redact_url("sqlite://data/roster.db"), "sqlite://data/roster.db");
+    }
+}
