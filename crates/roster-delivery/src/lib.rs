@@ -1,0 +1,17 @@
+//! Roster's delivery engine.
+//!
+//! Messages are written to the outbox in the same transaction as the change
+//! that causes them (roster-store). The [`Worker`] claims due ones under a
+//! lease, renders them with [`Templates`], sends them with the [`Mailer`] and
+//! settles each attempt; transient failures are retried on the
+//! [`RetryPolicy`]'s schedule, then given up on.
+
+mod mailer;
+mod retry;
+mod templates;
+mod worker;
+
+pub use mailer::{Mailer, MailerConfig, MailerError, SendError};
+pub use retry::RetryPolicy;
+pub use templates::{RenderError, RenderedEmail, Templates};
+pub use worker::{Worker, WorkerConfig};

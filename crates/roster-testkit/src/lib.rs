@@ -1,0 +1,167 @@
+//! Test helpers for Roster.
+//!
+//! [`SmtpServer`] is a real SMTP server on a loopback port: the service under
+//! test sends through its ordinary SMTP transport, and the test reads what
+//! arrived, decoded. Waiting is signal-based (a [`Notify`] rung on every
+//! delivery), so tests never poll or sleep.
+
+mod mail;
+mod session;
+
+pub use mail::ReceivedMail;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio::task::{JoinHandle, JoinSet};
+
+/// How the server turns mail away, to exercise a sender's retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectMode {
+    /// `451` in answer to `DATA`: try again later.
+    Transient,
+    /// `550` in answer to `RCPT TO`: no such mailbox.
+    Permanent,
+}
+
+/// An SMTP server for tests, listening on `127.0.0.1` until dropped.
+pub struct SmtpServer {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    accept: JoinHandle<()>,
+}
+
+/// What the connections and the test handle share.
+#[derive(Default)]
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    arrived: Notify,
+}
+
+#[derive(Default)]
+struct State {
+    mails: Vec<ReceivedMail>,
+    reject: Option<RejectMode>,
+    /// The index of the mail `next_message` answers next.
+    next: usize,
+    /// Which mails `wait_for` has already answered.
+    taken: Vec<bool>,
+}
+
+impl Shared {
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panicking test thread must not hide the mail from the others.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn reject(&self) -> Option<RejectMode> {
+        self.state().reject
+    }
+
+    pub(crate) fn deliver(&self, mail: ReceivedMail) {
+        let mut state = self.state();
+        state.mails.push(mail);
+        state.taken.push(false);
+        drop(state);
+        self.arrived.notify_waiters();
+    }
+}
+
+impl SmtpServer {
+    /// Starts a server on an ephemeral port of `127.0.0.1`.
+    ///
+    /// # Panics
+    /// When no loopback port can be bound: a test cannot go on without one.
+    pub async fn start() -> SmtpServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind an SMTP test server to 127.0.0.1:0");
+        let addr = listener.local_addr().expect("the test server's local address");
+        let shared = Arc::new(Shared::default());
+        let accept = tokio::spawn(accept_loop(listener, Arc::clone(&shared)));
+        SmtpServer { addr, shared, accept }
+    }
+
+    /// The URL a sender uses to reach this server (plain SMTP, no auth).
+    pub fn url(&self) -> String {
+        format!("smtp://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The next mail `next_message` has not answered yet, in order of arrival,
+    /// waiting up to `timeout` for one to arrive.
+    pub async fn next_message(&self, timeout: Duration) -> Option<ReceivedMail> {
+        self.wait_until(timeout, |state| {
+            let mail = state.mails.get(state.next).cloned()?;
+            state.next += 1;
+            Some(mail)
+        })
+        .await
+    }
+
+    /// Every mail received so far, in order of arrival.
+    pub fn received(&self) -> Vec<ReceivedMail> {
+        self.shared.state().mails.clone()
+    }
+
+    /// The first mail to `to` (compared without case) that `wait_for` has not
+    /// answered yet, waiting up to `timeout` for one to arrive.
+    pub async fn wait_for(&self, to: &str, timeout: Duration) -> Option<ReceivedMail> {
+        self.wait_until(timeout, |state| {
+            let State { mails, taken, .. } = state;
+            let i =
+                (0..mails.len()).find(|&i| !taken[i] && mails[i].rcpt_to.iter().any(|r| r.eq_ignore_ascii_case(to)))?;
+            taken[i] = true;
+            Some(mails[i].clone())
+        })
+        .await
+    }
+
+    /// Makes the server reject every new transaction this way, or accept again with `None`.
+    pub fn set_reject(&self, mode: Option<RejectMode>) {
+        self.shared.state().reject = mode;
+    }
+
+    /// Runs `pick` on the state now and after every delivery until it answers,
+    /// or `timeout` passes.
+    async fn wait_until<T>(&self, timeout: Duration, mut pick: impl FnMut(&mut State) -> Option<T>) -> Option<T> {
+        let wait = async {
+            loop {
+                // Registered before looking, so a delivery in between still wakes us.
+                let arrived = self.shared.arrived.notified();
+                tokio::pin!(arrived);
+                arrived.as_mut().enable();
+                if let Some(found) = pick(&mut self.shared.state()) {
+                    return found;
+                }
+                arrived.await;
+            }
+        };
+        tokio::time::timeout(timeout, wait).await.ok()
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        // Dropping the accept task drops its JoinSet, which ends every session.
+        self.accept.abort();
+    }
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
+    let mut sessions = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                // A failed accept (a peer that reset at once) concerns that peer only.
+                if let Ok((stream, _)) = accepted {
+                    sessions.spawn(session::serve(stream, Arc::clone(&shared)));
+                }
+            }
+            Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
+        }
+    }
+}
