@@ -1,0 +1,78 @@
+//! Password hashing with argon2id, off the async threads and bounded in
+//! concurrency: each hash takes about 19 MiB, so a login flood queues here
+//! instead of exhausting memory.
+
+use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use roster_core::password::Password;
+use roster_core::Error;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+
+#[derive(Clone)]
+pub struct Passwords {
+    permits: Arc<Semaphore>,
+    /// A real hash to verify against when the account does not exist, so a
+    /// login for an unknown address takes as long as one for a known address.
+    decoy: Arc<String>,
+}
+
+impl Passwords {
+    pub fn new(concurrency: usize) -> Self {
+        let decoy = hash_now("decoy password that matches nothing").expect("hashing a constant cannot fail");
+        Self { permits: Arc::new(Semaphore::new(concurrency)), decoy: Arc::new(decoy) }
+    }
+
+    /// The PHC string for `password` (argon2id, OWASP minimum parameters: 19 MiB, 2 iterations, 1 lane).
+    pub async fn hash(&self, password: &Password) -> Result<String, Error> {
+        let password = password.expose().to_owned();
+        self.blocking(move || hash_now(&password)).await
+    }
+
+    /// Whether `password` matches `hash`; with no hash, spends the same time and answers false.
+    pub async fn verify(&self, password: &str, hash: Option<&str>) -> Result<bool, Error> {
+        let (password, hash, real) = match hash {
+            Some(h) => (password.to_owned(), h.to_owned(), true),
+            None => (password.to_owned(), self.decoy.as_str().to_owned(), false),
+        };
+        let matches = self
+            .blocking(move || {
+                let parsed = PasswordHash::new(&hash).map_err(|e| Error::internal(e.to_string()))?;
+                Ok(Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+            })
+            .await?;
+        Ok(matches && real)
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> Result<T, Error> + Send + 'static,
+    ) -> Result<T, Error> {
+        let _permit = self.permits.acquire().await.map_err(Error::internal)?;
+        tokio::task::spawn_blocking(f).await.map_err(Error::internal)?
+    }
+}
+
+fn hash_now(password: &str) -> Result<String, Error> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| Error::internal(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hashes_verify_and_decoy_never_matches() {
+        let p = Passwords::new(1);
+        let pw = Password::parse("correct horse battery").unwrap();
+        let h = p.hash(&pw).await.unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
+        assert!(p.verify("correct horse battery", Some(&h)).await.unwrap());
+        assert!(!p.verify("wrong horse battery", Some(&h)).await.unwrap());
+        assert!(!p.verify("decoy password that matches nothing", None).await.unwrap());
+    }
+}

@@ -1,0 +1,38 @@
+//! Limits on attempts, counted in the database so every instance enforces one limit.
+
+use crate::state::AppState;
+use roster_core::Error;
+use time::Duration;
+
+/// Counts a hit on `key`; refuses with 429 once more than `max` fall in one window.
+pub async fn hit(state: &AppState, key: &str, max: u32, window: Duration) -> Result<(), Error> {
+    let now = roster_core::clock::now();
+    let (hits, resets_at) = state.store().rate_limit_hit(key, window, now).await?;
+    if hits > i64::from(max) {
+        return Err(Error::RateLimited { retry_after_secs: seconds_until(resets_at, now) });
+    }
+    Ok(())
+}
+
+/// Refuses with 429 when `key` already has `max` hits in its window, without counting one.
+pub async fn check(state: &AppState, key: &str, max: u32, window: Duration) -> Result<(), Error> {
+    let now = roster_core::clock::now();
+    let (hits, resets_at) = state.store().rate_limit_peek(key, window, now).await?;
+    if hits >= i64::from(max) {
+        return Err(Error::RateLimited { retry_after_secs: seconds_until(resets_at, now) });
+    }
+    Ok(())
+}
+
+fn seconds_until(t: time::OffsetDateTime, now: time::OffsetDateTime) -> u64 {
+    (t - now).whole_seconds().max(1) as u64
+}
+
+/// A key that names an email address without storing it.
+pub fn email_key(state: &AppState, prefix: &str, email: &str) -> String {
+    format!("{prefix}:{}", hex_prefix(&state.key().hash("rate-limit", &[email.as_bytes()])))
+}
+
+fn hex_prefix(bytes: &[u8]) -> String {
+    bytes.iter().take(16).map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,295 @@
+//! Configuration in layers: built-in defaults, then an optional TOML file,
+//! then `ROSTER_*` environment variables (`__` for nesting, as in
+//! `ROSTER_WORKER__CONCURRENCY`), then command-line flags. Validated once at
+//! start; secrets live in [`Secret`], which never prints.
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use roster_core::plan::PlanLimits;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// A value that must never reach a log or a terminal.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("[redacted]")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkerSettings {
+    /// How often an idle worker looks for due messages.
+    pub poll_interval_ms: u64,
+    /// How long a claimed message is a worker's before another may take it over.
+    pub lease_secs: u64,
+    /// Messages claimed at once.
+    pub batch_size: i64,
+    /// Sends in flight at once per worker.
+    pub concurrency: usize,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self { poll_interval_ms: 1000, lease_secs: 60, batch_size: 32, concurrency: 8 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the API listens on.
+    pub listen: SocketAddr,
+    /// The URL people reach the service at (for links in messages); defaults to `http://{listen}`.
+    pub public_url: Option<String>,
+    /// Where the embedded database and the generated secret key live.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; defaults to `sqlite://{data_dir}/roster.db`.
+    pub database_url: Option<Secret>,
+    /// Connections in the (read) pool.
+    pub database_max_connections: u32,
+    /// Seconds a request waits for a database connection.
+    pub database_acquire_timeout_secs: u64,
+    /// Key for the keyed hashes of tokens and codes: 64+ hex characters.
+    /// Generated into `data_dir` on SQLite when unset; required on PostgreSQL,
+    /// where every instance must share it.
+    pub secret_key: Option<Secret>,
+    /// Whether `POST /v1/auth/signup` is open; operators can use `roster admin create-org` instead.
+    pub signup_enabled: bool,
+    /// `smtp://host:port`, `smtp://user:pass@host:port?tls=required` or `smtps://…`; unset means the log transport.
+    pub smtp_url: Option<Secret>,
+    pub smtp_timeout_secs: u64,
+    /// The From of every email.
+    pub mail_from: String,
+    pub product_name: String,
+    pub log_format: LogFormat,
+    /// A tracing filter such as `info` or `roster=debug,info`.
+    pub log_level: String,
+    pub request_timeout_secs: u64,
+    /// Largest request body accepted, in bytes.
+    pub body_limit_bytes: usize,
+    /// Origins allowed to call the API from a browser; empty means none.
+    pub cors_allowed_origins: Vec<String>,
+    /// How long shutdown waits for in-flight requests and sends.
+    pub shutdown_grace_secs: u64,
+    pub session_ttl_hours: u64,
+    pub code_ttl_minutes: u64,
+    pub code_max_attempts: u32,
+    /// Failed logins per email address in a window before further tries are refused.
+    pub login_max_failures: u32,
+    /// Login attempts per client address in a window.
+    pub login_max_per_ip: u32,
+    /// Sign-ups per client address in a window.
+    pub signup_max_per_ip: u32,
+    pub rate_limit_window_secs: u64,
+    /// Codes (verification, email change) a customer may request per hour.
+    pub code_sends_per_hour: u32,
+    /// Password hashes computed at once; each takes about 19 MiB.
+    pub password_hash_concurrency: usize,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_forwarded_for: bool,
+    pub default_plan: String,
+    pub trial_days: u32,
+    pub plans: BTreeMap<String, PlanLimits>,
+    pub worker: WorkerSettings,
+    /// Seconds between SQLite WAL checkpoints.
+    pub sqlite_checkpoint_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let mut plans = BTreeMap::new();
+        plans.insert("free".to_owned(), PlanLimits { teams: 5, members: 10, services: 20, channels_per_owner: 10 });
+        plans.insert("pro".to_owned(), PlanLimits { teams: 50, members: 200, services: 500, channels_per_owner: 50 });
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            database_max_connections: 8,
+            database_acquire_timeout_secs: 5,
+            secret_key: None,
+            signup_enabled: true,
+            smtp_url: None,
+            smtp_timeout_secs: 15,
+            mail_from: "Roster <roster@localhost>".to_owned(),
+            product_name: "Roster".to_owned(),
+            log_format: LogFormat::Text,
+            log_level: "info".to_owned(),
+            request_timeout_secs: 30,
+            body_limit_bytes: 64 * 1024,
+            cors_allowed_origins: Vec::new(),
+            shutdown_grace_secs: 30,
+            session_ttl_hours: 24 * 30,
+            code_ttl_minutes: 15,
+            code_max_attempts: 5,
+            login_max_failures: 5,
+            login_max_per_ip: 50,
+            signup_max_per_ip: 20,
+            rate_limit_window_secs: 15 * 60,
+            code_sends_per_hour: 5,
+            password_hash_concurrency: 2,
+            trust_forwarded_for: false,
+            default_plan: "free".to_owned(),
+            trial_days: 14,
+            plans,
+            worker: WorkerSettings::default(),
+            sqlite_checkpoint_secs: 30,
+        }
+    }
+}
+
+/// Flags that override everything else; `None` leaves the lower layers' value.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
+}
+
+impl Config {
+    /// Reads the layers in order and validates the result.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> anyhow::Result<Self> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            anyhow::ensure!(path.exists(), "config file {} does not exist", path.display());
+            fig = fig.merge(Toml::file(path));
+        }
+        fig = fig
+            .merge(
+                Env::prefixed("ROSTER_")
+                    .split("__")
+                    // Read elsewhere (the CLI, the test suite), not settings; any other
+                    // unknown ROSTER_* name is refused, so a typo does not pass silently.
+                    .ignore(&["config", "admin_password"])
+                    .filter(|key| !key.as_str().to_ascii_lowercase().starts_with("test_")),
+            )
+            .merge(Serialized::defaults(overrides));
+        let config: Config = fig.extract()?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.plans.contains_key(&self.default_plan),
+            "default_plan `{}` is not one of the configured plans ({})",
+            self.default_plan,
+            self.plans.keys().cloned().collect::<Vec<_>>().join(", ")
+        );
+        anyhow::ensure!(self.code_max_attempts >= 1, "code_max_attempts must be at least 1");
+        anyhow::ensure!(self.password_hash_concurrency >= 1, "password_hash_concurrency must be at least 1");
+        anyhow::ensure!(self.worker.concurrency >= 1, "worker.concurrency must be at least 1");
+        anyhow::ensure!(self.worker.batch_size >= 1, "worker.batch_size must be at least 1");
+        anyhow::ensure!(self.body_limit_bytes >= 1024, "body_limit_bytes must be at least 1024");
+        anyhow::ensure!(
+            self.worker.lease_secs >= self.smtp_timeout_secs + 5,
+            "worker.lease_secs ({}) must exceed smtp_timeout_secs ({}) by at least 5 s, or a slow send could be taken over and sent twice",
+            self.worker.lease_secs,
+            self.smtp_timeout_secs
+        );
+        if let Some(url) = &self.public_url {
+            anyhow::ensure!(
+                url.starts_with("http://") || url.starts_with("https://"),
+                "public_url must start with http:// or https://"
+            );
+        }
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.expose().to_owned(),
+            None => format!("sqlite://{}", self.data_dir.join("roster.db").display()),
+        }
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.database_url().starts_with("sqlite:")
+    }
+
+    pub fn public_url(&self) -> String {
+        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen)).trim_end_matches('/').to_owned()
+    }
+
+    /// The effective configuration as TOML, every secret redacted.
+    pub fn to_redacted_toml(&self) -> anyhow::Result<String> {
+        let mut value = toml::Value::try_from(self)?;
+        let table = value.as_table_mut().expect("a struct serializes to a table");
+        table.insert("database_url".into(), roster_store::redact_url(&self.database_url()).into());
+        if let Some(smtp) = &self.smtp_url {
+            table.insert("smtp_url".into(), roster_store::redact_url(smtp.expose()).into());
+        }
+        Ok(toml::to_string_pretty(&value)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_run_on_a_laptop() {
+        let c = Config::default();
+        c.validate().unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert!(c.is_sqlite());
+        assert_eq!(c.public_url(), "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn redacted_toml_hides_secrets() {
+        let c = Config {
+            database_url: Some(Secret::new("postgres://roster:hunter22@db/roster")),
+            secret_key: Some(Secret::new("ab".repeat(32))),
+            smtp_url: Some(Secret::new("smtps://mailer:topsecret@mail:465")),
+            ..Config::default()
+        };
+        let out = c.to_redacted_toml().unwrap();
+        assert!(!out.contains("hunter22") && !out.contains("topsecret") && !out.contains(&"ab".repeat(32)), "{out}");
+        assert!(out.contains("postgres://roster:***@db/roster"), "{out}");
+        assert!(format!("{c:?}").contains("[redacted]"));
+    }
+
+    #[test]
+    fn lease_must_outlast_the_send_timeout() {
+        let c = Config { smtp_timeout_secs: 60, ..Config::default() };
+        assert!(c.validate().unwrap_err().to_string().contains("lease_secs"));
+    }
+}
