@@ -1,0 +1,10 @@
+//! Black-box tests of the API over HTTP: each test starts the real server on
+//! a free port with a fresh database, once on SQLite and once on PostgreSQL.
+
+mod helpers;
+
+mod api_keys;
+mod auth;
+mod cli;
+mod customer;
+mod platform;
