@@ -231,3 +231,17 @@ dual_test! {
         assert!(r.headers.contains_key("retry-after"));
     }
 }
+
+dual_test! {
+    async fn an_expired_code_is_refused(app) {
+        let _ = app;
+        // A zero lifetime makes every code expire the moment it is issued: expiry without waiting.
+        let Some(app) = TestApp::spawn_with(app.backend, |c| c.code_ttl_minutes = 0).await else { return };
+        let account = app.signup().await;
+        let code = app.code_for(&account.email).await;
+        let r = app.post("/v1/auth/email/verification", Some(&account.token), json!({ "code": code })).await;
+        r.assert(422, Some("VALIDATION_ERROR"));
+        assert_eq!(r.body["errors"][0]["code"], "expired_code");
+        assert_eq!(app.get("/v1/customer", &account.token).await.body["customer"]["email_verified"], false);
+    }
+}

@@ -183,3 +183,40 @@ async fn admin_creates_an_organization_with_a_verified_owner() {
     assert!(terminate(&mut child).await.success());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn a_toml_file_is_a_layer_between_defaults_and_the_environment() {
+    let dir = temp_dir();
+    std::fs::write(
+        dir.join("roster.toml"),
+        "listen = \"127.0.0.1:9090\"\nsignup_enabled = false\nmail_from = \"Ops <ops@example.com>\"\n\n[worker]\nbatch_size = 7\n\n[plans.enterprise]\nteams = 1000\nmembers = 5000\nservices = 10000\nchannels_per_owner = 100\n",
+    )
+    .unwrap();
+    let out = roster(&dir).args(["--config", "roster.toml", "serve", "--print-config"]).output().await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    for expected in [
+        "listen = \"127.0.0.1:9090\"",
+        "signup_enabled = false",
+        "batch_size = 7",
+        "[plans.enterprise]",
+        "Ops <ops@example.com>",
+    ] {
+        assert!(text.contains(expected), "{expected} missing from {text}");
+    }
+    // The environment beats the file.
+    let out = roster(&dir)
+        .args(["serve", "--print-config"])
+        .env("ROSTER_CONFIG", "roster.toml")
+        .env("ROSTER_LISTEN", "127.0.0.1:9191")
+        .output()
+        .await
+        .unwrap();
+    assert!(String::from_utf8(out.stdout).unwrap().contains("listen = \"127.0.0.1:9191\""));
+    // A misspelt setting is an error, not silently ignored.
+    std::fs::write(dir.join("typo.toml"), "listne = \"127.0.0.1:1\"\n").unwrap();
+    let out = roster(&dir).args(["--config", "typo.toml", "serve", "--print-config"]).output().await.unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("listne"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -208,3 +208,42 @@ dual_test! {
         }
     }
 }
+
+dual_test! {
+    async fn cors_allows_only_configured_origins(app) {
+        let _ = app;
+        let Some(app) = TestApp::spawn_with(app.backend, |c| c.cors_allowed_origins = vec!["https://app.example.com".into()]).await
+        else {
+            return;
+        };
+        let preflight = |origin: &'static str| {
+            app.client
+                .request(Method::OPTIONS, app.url("/v1/customer"))
+                .header("origin", origin)
+                .header("access-control-request-method", "PATCH")
+                .header("access-control-request-headers", "authorization,content-type")
+                .send()
+        };
+        let ok = preflight("https://app.example.com").await.unwrap();
+        assert_eq!(ok.headers()["access-control-allow-origin"], "https://app.example.com");
+        assert!(ok.headers()["access-control-allow-methods"].to_str().unwrap().contains("PATCH"));
+        let other = preflight("https://evil.example.net").await.unwrap();
+        assert!(other.headers().get("access-control-allow-origin").is_none());
+        // With no origins configured, browsers get no CORS grant at all.
+        let Some(closed) = TestApp::spawn(app.backend).await else { return };
+        let r = closed.client.get(closed.url("/healthz")).header("origin", "https://app.example.com").send().await.unwrap();
+        assert!(r.headers().get("access-control-allow-origin").is_none());
+    }
+}
+
+dual_test! {
+    async fn a_request_over_time_is_a_408_problem(app) {
+        let _ = app;
+        // A zero budget makes every request that has to wait late (a login waits on the
+        // database and on password hashing): the timeout path without a slow handler.
+        let Some(app) = TestApp::spawn_with(app.backend, |c| c.request_timeout_secs = 0).await else { return };
+        let r = app.login("someone@example.com", PASSWORD).await;
+        r.assert(408, Some("TIMEOUT"));
+        assert!(r.headers.contains_key("x-request-id"));
+    }
+}
