@@ -12,6 +12,7 @@ pub mod message;
 pub mod names;
 pub mod password;
 pub mod plan;
+pub mod policy;
 pub mod role;
 pub mod scope;
 pub mod secret;

@@ -8,6 +8,7 @@ use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use bytes::Bytes;
 use roster_core::ids::{CustomerId, OrganizationId};
+use roster_core::policy::Action;
 use roster_core::role::Role;
 use roster_core::scope::{Scope, ScopeSet};
 use roster_core::secret::{token_kind, TokenKind};
@@ -103,56 +104,86 @@ impl Principal {
             }
     }
 
-    /// Everything this principal may do.
-    pub fn effective_scopes(&self) -> ScopeSet {
-        Scope::ALL.into_iter().filter(|s| self.allows(*s)).collect()
+    /// Checks that this principal may perform `action`: its role, and for an API key its scopes.
+    pub fn may(&self, action: Action) -> Result<(), Error> {
+        if !action.allows(self.role) {
+            return Err(Error::Forbidden(format!("your role `{}` does not allow this: {}", self.role, action.why())));
+        }
+        if let Credential::ApiKey { scopes, .. } = &self.credential {
+            if !scopes.contains(action.scope()) {
+                return Err(Error::Forbidden(format!("this API key lacks the `{}` scope", action.scope())));
+            }
+        }
+        Ok(())
     }
 }
 
-/// The scope a route requires, named in the handler's signature.
-pub trait RequiredScope {
-    const SCOPE: Option<Scope>;
+/// The action a route performs, named in the handler's signature.
+pub trait RequiredAction {
+    const ACTION: Option<Action>;
 }
 
-/// An authenticated caller allowed the scope `S`: `Auth<scopes::CustomersRead>`.
-/// Missing or bad credentials are 401; a scope the caller lacks is 403.
-pub struct Auth<S: RequiredScope = scopes::Any> {
+/// An authenticated caller allowed the action `A`: `Auth<act::TeamCreate>`.
+/// Missing or bad credentials are 401; an action the caller's role, or their
+/// API key's scopes, do not allow is 403. Rules about the particular object
+/// (which team, whose membership) are the handler's, through `roster_core::policy`.
+pub struct Auth<A: RequiredAction = act::Any> {
     pub principal: Principal,
-    _scope: PhantomData<S>,
+    _action: PhantomData<A>,
 }
 
-impl<S: RequiredScope> std::ops::Deref for Auth<S> {
+impl<A: RequiredAction> std::ops::Deref for Auth<A> {
     type Target = Principal;
     fn deref(&self) -> &Principal {
         &self.principal
     }
 }
 
-pub mod scopes {
-    //! Marker types for [`super::Auth`].
-    use super::RequiredScope;
-    use roster_core::scope::Scope;
+pub mod act {
+    //! Marker types for [`super::Auth`], one per [`roster_core::policy::Action`].
+    use super::RequiredAction;
+    use roster_core::policy::Action;
 
     /// Any authenticated caller.
     pub struct Any;
-    impl RequiredScope for Any {
-        const SCOPE: Option<Scope> = None;
+    impl RequiredAction for Any {
+        const ACTION: Option<Action> = None;
     }
 
     macro_rules! markers {
-        ($($name:ident),*) => {$(
+        ($($name:ident),* $(,)?) => {$(
             pub struct $name;
-            impl RequiredScope for $name {
-                const SCOPE: Option<Scope> = Some(Scope::$name);
+            impl RequiredAction for $name {
+                const ACTION: Option<Action> = Some(Action::$name);
             }
         )*};
     }
-    markers!(CustomersRead, CustomersWrite, ApiKeysRead, ApiKeysWrite);
+    markers!(
+        ProfileRead,
+        ProfileWrite,
+        CustomerRead,
+        ApiKeysRead,
+        ApiKeysWrite,
+        TeamRead,
+        TeamCreate,
+        TeamUpdate,
+        TeamDelete,
+        MemberManage,
+        MembersRead,
+        MemberSuspend,
+        MemberRemove,
+        OrganizationRead,
+        OrganizationWrite,
+        OwnershipTransfer,
+        OwnershipAccept,
+        ServiceRead,
+        ServiceManage,
+    );
 }
 
-impl<S, St> FromRequestParts<St> for Auth<S>
+impl<A, St> FromRequestParts<St> for Auth<A>
 where
-    S: RequiredScope,
+    A: RequiredAction,
     St: Send + Sync,
     AppState: FromRef<St>,
 {
@@ -161,17 +192,10 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
         let principal = authenticate(&state, parts).await?;
-        if let Some(scope) = S::SCOPE {
-            if !principal.allows(scope) {
-                let why = if principal.role.allows(scope) {
-                    format!("this API key lacks the `{scope}` scope")
-                } else {
-                    format!("the role `{}` does not allow `{scope}`", principal.role)
-                };
-                return Err(Error::Forbidden(why).into());
-            }
+        if let Some(action) = A::ACTION {
+            principal.may(action)?;
         }
-        Ok(Auth { principal, _scope: PhantomData })
+        Ok(Auth { principal, _action: PhantomData })
     }
 }
 

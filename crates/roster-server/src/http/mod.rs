@@ -5,6 +5,7 @@ pub mod extract;
 pub mod metrics;
 pub mod openapi;
 pub mod pagination;
+pub mod permissions;
 pub mod problem;
 pub mod routes;
 

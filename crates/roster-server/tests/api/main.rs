@@ -7,4 +7,5 @@ mod api_keys;
 mod auth;
 mod cli;
 mod customer;
+mod permissions;
 mod platform;

@@ -3,7 +3,7 @@
 //! current role allows.
 
 use super::customer::actor;
-use crate::http::extract::{scopes, ApiJson, ApiPath, ApiQuery, Auth, ClientIp, RequestId};
+use crate::http::extract::{act, ApiJson, ApiPath, ApiQuery, Auth, ClientIp, RequestId};
 use crate::http::pagination::{PageParams, Paged};
 use crate::http::problem::{ApiResult, Problem};
 use crate::state::AppState;
@@ -105,7 +105,7 @@ impl ApiKeyView {
 )]
 pub async fn create_api_key(
     State(state): State<AppState>,
-    auth: Auth<scopes::ApiKeysWrite>,
+    auth: Auth<act::ApiKeysWrite>,
     RequestId(request_id): RequestId,
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<CreateApiKeyRequest>,
@@ -172,7 +172,7 @@ pub async fn create_api_key(
 )]
 pub async fn list_api_keys(
     State(state): State<AppState>,
-    auth: Auth<scopes::ApiKeysRead>,
+    auth: Auth<act::ApiKeysRead>,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> ApiResult<Json<Paged<ApiKeyView>>> {
     let (limit, offset) = page.resolve()?;
@@ -197,7 +197,7 @@ pub async fn list_api_keys(
 )]
 pub async fn revoke_api_key(
     State(state): State<AppState>,
-    auth: Auth<scopes::ApiKeysWrite>,
+    auth: Auth<act::ApiKeysWrite>,
     RequestId(request_id): RequestId,
     ClientIp(ip): ClientIp,
     ApiPath(id): ApiPath<ApiKeyId>,

@@ -3,7 +3,7 @@
 use crate::app::accounts::{self, SignupInput};
 use crate::app::audit::Actor;
 use crate::app::rate_limit;
-use crate::http::extract::{scopes, ApiJson, Auth, ClientIp, Credential, RequestId};
+use crate::http::extract::{act, ApiJson, Auth, ClientIp, Credential, RequestId};
 use crate::http::problem::{ApiResult, Problem};
 use crate::state::AppState;
 use axum::extract::State;
@@ -252,7 +252,7 @@ pub struct EmailStatus {
 )]
 pub async fn verify_email(
     State(state): State<AppState>,
-    auth: Auth<scopes::CustomersWrite>,
+    auth: Auth<act::ProfileWrite>,
     ApiJson(body): ApiJson<CodeRequest>,
 ) -> ApiResult<Json<EmailStatus>> {
     let customer = own_customer(&state, &auth).await?;
@@ -295,7 +295,7 @@ pub struct CodeSent {
 )]
 pub async fn resend_email_verification(
     State(state): State<AppState>,
-    auth: Auth<scopes::CustomersWrite>,
+    auth: Auth<act::ProfileWrite>,
 ) -> ApiResult<(StatusCode, Json<CodeSent>)> {
     let customer = own_customer(&state, &auth).await?;
     if customer.email_verified_at.is_some() {
@@ -320,9 +320,9 @@ pub async fn resend_email_verification(
 }
 
 /// The caller's own customer row.
-pub(crate) async fn own_customer<S: crate::http::extract::RequiredScope>(
+pub(crate) async fn own_customer<A: crate::http::extract::RequiredAction>(
     state: &AppState,
-    auth: &Auth<S>,
+    auth: &Auth<A>,
 ) -> Result<roster_store::rows::CustomerRow, Error> {
     state.store().customer(auth.organization_id, auth.customer_id).await?.ok_or(Error::NotFound("customer"))
 }

@@ -3,7 +3,7 @@
 use super::auth::{own_customer, parse_code, CodeRequest, CodeSent};
 use crate::app::accounts;
 use crate::app::audit::Actor;
-use crate::http::extract::{scopes, ApiJson, ApiPath, Auth, ClientIp, Credential, RequestId};
+use crate::http::extract::{act, ApiJson, ApiPath, Auth, ClientIp, Credential, RequestId};
 use crate::http::problem::{ApiResult, Problem};
 use crate::state::AppState;
 use axum::extract::State;
@@ -160,7 +160,7 @@ async fn load_profile(state: &AppState, org: OrganizationId, id: CustomerId) -> 
 )]
 pub async fn get_customer(
     State(state): State<AppState>,
-    auth: Auth<scopes::CustomersRead>,
+    auth: Auth<act::CustomerRead>,
 ) -> ApiResult<Json<CustomerProfile>> {
     Ok(Json(load_profile(&state, auth.organization_id, auth.customer_id).await?))
 }
@@ -180,7 +180,7 @@ pub async fn get_customer(
 )]
 pub async fn get_customer_by_id(
     State(state): State<AppState>,
-    auth: Auth<scopes::CustomersRead>,
+    auth: Auth<act::CustomerRead>,
     ApiPath(id): ApiPath<CustomerId>,
 ) -> ApiResult<Json<CustomerProfile>> {
     Ok(Json(load_profile(&state, auth.organization_id, id).await?))
@@ -211,7 +211,7 @@ pub struct UpdateCustomerRequest {
 )]
 pub async fn update_customer(
     State(state): State<AppState>,
-    auth: Auth<scopes::CustomersWrite>,
+    auth: Auth<act::ProfileWrite>,
     RequestId(request_id): RequestId,
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<UpdateCustomerRequest>,
@@ -282,7 +282,7 @@ pub struct Deleted {
 )]
 pub async fn delete_customer(
     State(state): State<AppState>,
-    auth: Auth<scopes::CustomersWrite>,
+    auth: Auth<act::ProfileWrite>,
     RequestId(request_id): RequestId,
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<DeleteCustomerRequest>,
@@ -334,7 +334,7 @@ pub struct UsernameChangeRequest {
 )]
 pub async fn start_username_change(
     State(state): State<AppState>,
-    auth: Auth<scopes::CustomersWrite>,
+    auth: Auth<act::ProfileWrite>,
     ApiJson(body): ApiJson<UsernameChangeRequest>,
 ) -> ApiResult<(StatusCode, Json<CodeSent>)> {
     let email = EmailAddress::parse(&body.email).map_err(|p| p.at("email"))?;
@@ -377,7 +377,7 @@ pub async fn start_username_change(
 )]
 pub async fn confirm_username_change(
     State(state): State<AppState>,
-    auth: Auth<scopes::CustomersWrite>,
+    auth: Auth<act::ProfileWrite>,
     RequestId(request_id): RequestId,
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<CodeRequest>,
@@ -400,8 +400,8 @@ pub async fn confirm_username_change(
     Ok(Json(load_profile(&state, auth.organization_id, auth.customer_id).await?))
 }
 
-pub(crate) fn actor<S: crate::http::extract::RequiredScope>(
-    auth: &Auth<S>,
+pub(crate) fn actor<A: crate::http::extract::RequiredAction>(
+    auth: &Auth<A>,
     request_id: Option<String>,
     ip: std::net::IpAddr,
 ) -> Actor {

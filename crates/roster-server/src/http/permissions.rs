@@ -1,0 +1,107 @@
+//! Every route and who may call it: the one table that `docs/permissions.md`
+//! is generated from, that the OpenAPI document is checked against, and that
+//! the permission test walks over HTTP for every role.
+
+use roster_core::policy::Action;
+use roster_core::role::Role;
+
+/// Who may call a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, without credentials.
+    Public,
+    /// Any valid credential, whatever its role or scopes.
+    Authenticated,
+    /// Callers whose role (and, for API keys, scopes) allow the action.
+    Action(Action),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct RouteRule {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub access: Access,
+}
+
+const fn rule(method: &'static str, path: &'static str, access: Access) -> RouteRule {
+    RouteRule { method, path, access }
+}
+
+use Access::{Action as A, Authenticated, Public};
+
+/// Every route the server answers, in the order the docs list them.
+pub const ROUTES: &[RouteRule] = &[
+    rule("GET", "/healthz", Public),
+    rule("GET", "/readyz", Public),
+    rule("GET", "/metrics", Public),
+    rule("POST", "/v1/auth/signup", Public),
+    rule("POST", "/v1/auth/login", Public),
+    rule("POST", "/v1/auth/logout", Authenticated),
+    rule("POST", "/v1/auth/email/verification", A(Action::ProfileWrite)),
+    rule("POST", "/v1/auth/email/verification/resend", A(Action::ProfileWrite)),
+    rule("GET", "/v1/customer", A(Action::ProfileRead)),
+    rule("PATCH", "/v1/customer", A(Action::ProfileWrite)),
+    rule("DELETE", "/v1/customer", A(Action::ProfileWrite)),
+    rule("GET", "/v1/customer/{customer_id}", A(Action::CustomerRead)),
+    rule("PUT", "/v1/customer/username", A(Action::ProfileWrite)),
+    rule("PATCH", "/v1/customer/username", A(Action::ProfileWrite)),
+    rule("GET", "/v1/api-keys", A(Action::ApiKeysRead)),
+    rule("POST", "/v1/api-keys", A(Action::ApiKeysWrite)),
+    rule("DELETE", "/v1/api-keys/{id}", A(Action::ApiKeysWrite)),
+];
+
+/// The roles a matrix column is shown for (notify-only contacts cannot log in at all).
+pub const MATRIX_ROLES: [Role; 5] = [Role::Root, Role::Admin, Role::Manager, Role::User, Role::Viewer];
+
+/// `docs/permissions.md`, generated from [`ROUTES`] and the policy table.
+pub fn markdown() -> String {
+    let mut out = String::from(
+        "# Permissions\n\n\
+         Generated from `crates/roster-server/src/http/permissions.rs` and `crates/roster-core/src/policy.rs`;\n\
+         a test fails when this file and the code disagree (regenerate with\n\
+         `ROSTER_WRITE_PERMISSIONS_DOC=1 cargo test -p roster-server permissions`).\n\n\
+         Roles, most to least: `root` (owner; aliases `owner`), `admin`, `manager` (alias `edit`),\n\
+         `user` (aliases `member`, `agent`), `viewer` (alias `view`), `notify` (receives notifications,\n\
+         cannot log in or call the API). An API key may do what both its scopes and its creator's\n\
+         current role allow. Anything in another organization answers 404, exactly like something\n\
+         that does not exist.\n\n\
+         | route | scope | root | admin | manager | user | viewer | why |\n\
+         |---|---|---|---|---|---|---|---|\n",
+    );
+    for r in ROUTES {
+        let (scope, cells, why) = match r.access {
+            Access::Public => ("—".to_owned(), vec!["public"; MATRIX_ROLES.len()], "no credentials needed".to_owned()),
+            Access::Authenticated => {
+                ("—".to_owned(), vec!["yes"; MATRIX_ROLES.len()], "any valid credential".to_owned())
+            }
+            Access::Action(a) => (
+                format!("`{}`", a.scope()),
+                MATRIX_ROLES.iter().map(|role| if a.allows(*role) { "yes" } else { "no" }).collect(),
+                a.why().to_owned(),
+            ),
+        };
+        out.push_str(&format!("| `{} {}` | {scope} | {} | {why} |\n", r.method, r.path, cells.join(" | ")));
+    }
+    out.push_str(
+        "\nRules about the particular object, enforced in `roster_core::policy` on top of this table:\n\n\
+         - A manager manages only the teams they belong to; admins and owners manage every team.\n\
+         - Nobody acts on a person whose role is above their own, and only an owner acts on an owner.\n\
+         - Nobody grants a role above their own; ownership moves only by the two-step transfer.\n\
+         - An organization always keeps at least one owner.\n",
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn permissions_doc_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/permissions.md");
+        let generated = super::markdown();
+        if std::env::var("ROSTER_WRITE_PERMISSIONS_DOC").is_ok() {
+            std::fs::write(path, &generated).unwrap();
+        }
+        let current = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(current == generated, "docs/permissions.md is stale: regenerate it (see its first lines)");
+    }
+}
