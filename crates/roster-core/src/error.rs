@@ -23,6 +23,9 @@ pub enum Error {
     /// The caller could not be identified (missing, bad or revoked credentials).
     #[error("{0}")]
     Unauthorized(String),
+    /// The organization's plan allows no more of something.
+    #[error("the plan allows at most {max} {what}")]
+    LimitReached { what: &'static str, max: u32 },
     /// Too many attempts; try again after `retry_after_secs`.
     #[error("too many requests")]
     RateLimited { retry_after_secs: u64 },

@@ -15,9 +15,14 @@ mod accounts;
 mod audit;
 mod customers;
 mod error;
+pub mod invitations;
+pub mod members;
+pub mod organization;
 mod outbox;
 mod rate_limit;
 pub mod rows;
+pub mod services;
+pub mod teams;
 
 pub use accounts::{NewApiKey, NewMember, NewSignup};
 pub use audit::NewAuditEvent;

@@ -21,6 +21,10 @@ use utoipa_swagger_ui::SwaggerUi;
         (name = "auth", description = "Sign-up, login, sessions and email verification"),
         (name = "customer", description = "The customer's own profile"),
         (name = "api-keys", description = "API keys for machine callers"),
+        (name = "teams", description = "Teams and their members"),
+        (name = "invitations", description = "Inviting people to a team, and answering an invitation"),
+        (name = "organization", description = "The organization, its people, ownership and status-page domains"),
+        (name = "services", description = "Services owned by teams"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]
@@ -49,6 +53,11 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(super::routes::auth::router())
         .merge(super::routes::customer::router())
         .merge(super::routes::api_keys::router())
+        .merge(super::routes::teams::router())
+        .merge(super::routes::members::router())
+        .merge(super::routes::invitations::router())
+        .merge(super::routes::organization::router())
+        .merge(super::routes::services::router())
         .merge(super::routes::health::documented())
 }
 

@@ -48,6 +48,42 @@ pub const ROUTES: &[RouteRule] = &[
     rule("GET", "/v1/api-keys", A(Action::ApiKeysRead)),
     rule("POST", "/v1/api-keys", A(Action::ApiKeysWrite)),
     rule("DELETE", "/v1/api-keys/{id}", A(Action::ApiKeysWrite)),
+    rule("PUT", "/v1/customer/status", A(Action::ProfileWrite)),
+    // Teams and their members (routes/teams.rs).
+    rule("POST", "/v1/team", A(Action::TeamCreate)),
+    rule("GET", "/v1/teams", A(Action::TeamRead)),
+    rule("PUT", "/v1/team/{id}", A(Action::TeamUpdate)),
+    rule("DELETE", "/v1/team/{id}", A(Action::TeamDelete)),
+    rule("GET", "/v1/team/{id}/members", A(Action::TeamRead)),
+    rule("DELETE", "/v1/team/{id}/member/{memberId}", A(Action::MemberManage)),
+    rule("PATCH", "/v1/team/{id}/member/{memberId}", A(Action::MemberManage)),
+    // Invitations (routes/invitations.rs).
+    rule("GET", "/v1/team/{id}/invitations", A(Action::TeamRead)),
+    rule("POST", "/v1/team/{id}/invitation", A(Action::MemberManage)),
+    rule("DELETE", "/v1/team/{id}/invitation", A(Action::MemberManage)),
+    rule("POST", "/v1/team/{id}/invitation/reminder", A(Action::MemberManage)),
+    rule("GET", "/v1/invitations/{token}", Public),
+    rule("POST", "/v1/invitations/{token}/accept", Public),
+    rule("POST", "/v1/invitations/{token}/decline", Public),
+    // The organization, its people and its domains (routes/organization.rs, routes/members.rs).
+    rule("GET", "/v1/organization", A(Action::OrganizationRead)),
+    rule("PATCH", "/v1/organization", A(Action::OrganizationWrite)),
+    rule("POST", "/v1/organization/ownership-transfer", A(Action::OwnershipTransfer)),
+    rule("DELETE", "/v1/organization/ownership-transfer", A(Action::OwnershipTransfer)),
+    rule("POST", "/v1/organization/ownership-transfer/accept", A(Action::OwnershipAccept)),
+    rule("GET", "/v1/memberships", A(Action::TeamRead)),
+    rule("GET", "/v1/members", A(Action::MembersRead)),
+    rule("DELETE", "/v1/members/{id}", A(Action::MemberRemove)),
+    rule("PUT", "/v1/members/{id}/active", A(Action::MemberSuspend)),
+    rule("GET", "/v1/team-domains", A(Action::OrganizationRead)),
+    rule("POST", "/v1/team-domains", A(Action::OrganizationWrite)),
+    rule("DELETE", "/v1/team-domains", A(Action::OrganizationWrite)),
+    // Services (routes/services.rs).
+    rule("POST", "/v1/service", A(Action::ServiceManage)),
+    rule("GET", "/v1/services", A(Action::ServiceRead)),
+    rule("PUT", "/v1/service/{id}", A(Action::ServiceManage)),
+    rule("DELETE", "/v1/service/{id}", A(Action::ServiceManage)),
+    rule("GET", "/v1/team-service/{id}", A(Action::ServiceRead)),
 ];
 
 /// The roles a matrix column is shown for (notify-only contacts cannot log in at all).

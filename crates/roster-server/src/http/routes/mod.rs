@@ -4,3 +4,8 @@ pub mod api_keys;
 pub mod auth;
 pub mod customer;
 pub mod health;
+pub mod invitations;
+pub mod members;
+pub mod organization;
+pub mod services;
+pub mod teams;
