@@ -23,6 +23,9 @@ pub enum Error {
     /// The caller could not be identified (missing, bad or revoked credentials).
     #[error("{0}")]
     Unauthorized(String),
+    /// The thing existed but is no longer usable (an expired or answered invitation link).
+    #[error("{0}")]
+    Gone(String),
     /// The organization's plan allows no more of something.
     #[error("the plan allows at most {max} {what}")]
     LimitReached { what: &'static str, max: u32 },

@@ -104,6 +104,10 @@ pub struct Config {
     pub session_ttl_hours: u64,
     pub code_ttl_minutes: u64,
     pub code_max_attempts: u32,
+    /// How long an invitation link stays valid; a reminder starts it afresh.
+    pub invitation_ttl_days: u32,
+    /// How long an offer of ownership stays open.
+    pub ownership_offer_ttl_days: u32,
     /// Failed logins per email address in a window before further tries are refused.
     pub login_max_failures: u32,
     /// Login attempts per client address in a window.
@@ -152,6 +156,8 @@ impl Default for Config {
             session_ttl_hours: 24 * 30,
             code_ttl_minutes: 15,
             code_max_attempts: 5,
+            invitation_ttl_days: 7,
+            ownership_offer_ttl_days: 7,
             login_max_failures: 5,
             login_max_per_ip: 50,
             signup_max_per_ip: 20,

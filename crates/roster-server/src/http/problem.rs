@@ -23,7 +23,7 @@ pub struct Problem {
     /// What went wrong, for people.
     pub detail: String,
     /// Stable: `VALIDATION_ERROR`, `MALFORMED_JSON`, `UNSUPPORTED_MEDIA_TYPE`, `UNAUTHORIZED`, `FORBIDDEN`,
-    /// `NOT_FOUND`, `METHOD_NOT_ALLOWED`, `CONFLICT`, `PLAN_LIMIT_REACHED`, `PAYLOAD_TOO_LARGE`, `RATE_LIMITED`, `TIMEOUT`,
+    /// `NOT_FOUND`, `METHOD_NOT_ALLOWED`, `CONFLICT`, `GONE`, `PLAN_LIMIT_REACHED`, `PAYLOAD_TOO_LARGE`, `RATE_LIMITED`, `TIMEOUT`,
     /// `SERVICE_UNAVAILABLE`, `INTERNAL_ERROR`.
     pub code: &'static str,
     /// One entry per invalid field (validation errors only).
@@ -95,6 +95,7 @@ impl IntoResponse for ApiError {
                 Error::NotFound(what) => problem(S::NOT_FOUND, "NOT_FOUND", format!("{what} not found"), vec![]),
                 Error::Conflict(msg) => problem(S::CONFLICT, "CONFLICT", msg, vec![]),
                 Error::Forbidden(msg) => problem(S::FORBIDDEN, "FORBIDDEN", msg, vec![]),
+                Error::Gone(msg) => problem(S::GONE, "GONE", msg, vec![]),
                 Error::LimitReached { what, max } => problem(
                     S::FORBIDDEN,
                     "PLAN_LIMIT_REACHED",
