@@ -36,6 +36,14 @@ pub enum Template {
     EmailVerification,
     /// The code that proves a customer owns the address they are moving their login to.
     EmailChange,
+    /// An invitation to join a team; the secret is the link's token.
+    Invitation,
+    /// The same invitation again, with a fresh link.
+    InvitationReminder,
+    /// Tells the inviter that their invitation was accepted.
+    InvitationAccepted,
+    /// Tells a member that an owner offered them ownership of the organization.
+    OwnershipOffered,
 }
 
 impl Template {
@@ -43,6 +51,10 @@ impl Template {
         match self {
             Template::EmailVerification => "email_verification",
             Template::EmailChange => "email_change",
+            Template::Invitation => "invitation",
+            Template::InvitationReminder => "invitation_reminder",
+            Template::InvitationAccepted => "invitation_accepted",
+            Template::OwnershipOffered => "ownership_offered",
         }
     }
 
@@ -50,6 +62,10 @@ impl Template {
         match s {
             "email_verification" => Some(Template::EmailVerification),
             "email_change" => Some(Template::EmailChange),
+            "invitation" => Some(Template::Invitation),
+            "invitation_reminder" => Some(Template::InvitationReminder),
+            "invitation_accepted" => Some(Template::InvitationAccepted),
+            "ownership_offered" => Some(Template::OwnershipOffered),
             _ => None,
         }
     }
@@ -63,6 +79,6 @@ pub struct NewMessage {
     pub recipient: String,
     /// Template data that is safe to keep (names, expiry minutes).
     pub data: serde_json::Value,
-    /// Template data that must be forgotten once the message is settled (`code`, `link`).
+    /// Template data that must be forgotten once the message is settled (a code, an invitation token).
     pub secret: Option<String>,
 }

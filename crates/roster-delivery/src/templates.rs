@@ -6,8 +6,9 @@
 //! only; the text part is never interpreted and stays as written.
 //!
 //! Variables: `product_name` and `public_url` (from the service's settings),
-//! `code` (the message's secret), and whatever the message's data holds:
-//! `name` (optional) and `expires_in_minutes`. Printing a variable that is
+//! the message's secret as `code` (a verification code) and as `token` (an
+//! invitation link's token), and whatever the message's data holds (see
+//! [`sample`] for what each template reads). Printing a variable that is
 //! missing is an error, so a message with incomplete data fails instead of
 //! going out with a blank where the expiry should be.
 
@@ -59,6 +60,43 @@ macro_rules! embedded {
 embedded! {
     EmailVerification => "email_verification",
     EmailChange => "email_change",
+    Invitation => "invitation",
+    InvitationReminder => "invitation_reminder",
+    InvitationAccepted => "invitation_accepted",
+    OwnershipOffered => "ownership_offered",
+}
+
+/// Data and secret a template is rendered with at start-up: every variable it reads.
+fn sample(template: Template) -> (serde_json::Value, Option<&'static str>) {
+    use serde_json::json;
+    const TOKEN: &str = "rsi_000000000000000000000000000000000000";
+    match template {
+        Template::EmailVerification | Template::EmailChange => {
+            (json!({ "name": "Sample", "expires_in_minutes": 15 }), Some("000000"))
+        }
+        Template::Invitation | Template::InvitationReminder => (
+            json!({
+                "inviter_name": "Sample Inviter",
+                "organization_name": "Sample Inc",
+                "team_name": "Sample team",
+                "expires_in_days": 7,
+            }),
+            Some(TOKEN),
+        ),
+        Template::InvitationAccepted => (
+            json!({
+                "name": "Sample",
+                "invitee_name": "Sample Invitee",
+                "team_name": "Sample team",
+                "organization_name": "Sample Inc",
+            }),
+            None,
+        ),
+        Template::OwnershipOffered => (
+            json!({ "name": "Sample", "from_name": "Sample Owner", "organization_name": "Sample Inc", "expires_in_days": 7 }),
+            None,
+        ),
+    }
 }
 
 /// The compiled templates, shared by every delivery.
@@ -82,15 +120,15 @@ impl Templates {
             }
         }
         let templates = Self { env };
-        let sample = serde_json::json!({ "name": "Sample", "expires_in_minutes": 15 });
         for embedded in EMBEDDED {
-            templates.render(embedded.template, &sample, Some("000000"))?;
+            let (data, secret) = sample(embedded.template);
+            templates.render(embedded.template, &data, secret)?;
         }
         Ok(templates)
     }
 
     /// Renders `template` with the message's `data` (a JSON object; `null`
-    /// counts as empty) and `secret` as `code`.
+    /// counts as empty) and `secret` as `code` and `token`.
     pub fn render(
         &self,
         template: Template,
@@ -104,6 +142,7 @@ impl Templates {
         };
         if let Some(secret) = secret {
             vars.insert("code".into(), secret.into());
+            vars.insert("token".into(), secret.into());
         }
         let ctx = Value::from_serialize(&vars);
         let name = template.as_str();
@@ -185,6 +224,96 @@ mod tests {
         assert!(matches!(no_code, Err(RenderError::Template(_))));
         let not_object = t.render(Template::EmailChange, &json!([1, 2]), Some("1"));
         assert!(matches!(not_object, Err(RenderError::Data)));
+    }
+
+    fn invitation_data() -> serde_json::Value {
+        json!({ "inviter_name": "Ann Lee", "organization_name": "Acme Inc", "team_name": "Ops", "expires_in_days": 7 })
+    }
+
+    const TOKEN: &str = "rsi_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789";
+
+    #[test]
+    fn invitation_names_who_invited_to_what_and_carries_the_link() {
+        let m = templates().render(Template::Invitation, &invitation_data(), Some(TOKEN)).unwrap();
+        assert_eq!(m.subject, "Ann Lee invited you to Ops at Acme Inc on Roster");
+        assert!(m.text.contains("Ann Lee invited you to join the team Ops of the organization Acme Inc on Roster."));
+        assert!(m.text.contains(&format!("https://roster.example.com/v1/invitations/{TOKEN}\n")), "{}", m.text);
+        assert!(m.text.contains(&format!("token, should the link not open: {TOKEN}\n")));
+        assert!(m.text.contains("The link expires in 7 days"));
+        assert!(!m.text.to_lowercase().contains("reminder"));
+        assert!(
+            m.html.contains(&format!("href=\"https:&#x2f;&#x2f;roster.example.com/v1/invitations/{TOKEN}\"")),
+            "{}",
+            m.html
+        );
+        assert!(m.html.contains("The link expires in 7 days"));
+        let one_day = json!({ "inviter_name": "A", "organization_name": "B", "team_name": "C", "expires_in_days": 1 });
+        let m = templates().render(Template::Invitation, &one_day, Some(TOKEN)).unwrap();
+        assert!(m.text.contains("expires in 1 day and"), "{}", m.text);
+    }
+
+    #[test]
+    fn reminder_says_it_is_one_and_carries_the_new_link() {
+        let m = templates().render(Template::InvitationReminder, &invitation_data(), Some(TOKEN)).unwrap();
+        assert!(m.subject.starts_with("Reminder: Ann Lee invited you to Ops"), "{}", m.subject);
+        assert!(m
+            .text
+            .contains("This is a reminder: Ann Lee invited you to join the team Ops of the organization Acme Inc"));
+        assert!(m.text.contains(&format!("/v1/invitations/{TOKEN}")) && m.html.contains(TOKEN));
+        assert!(m.text.contains("the one sent before no longer works"));
+        assert!(m.text.contains("expires in 7 days"));
+    }
+
+    #[test]
+    fn invitations_need_their_token() {
+        let missing = templates().render(Template::Invitation, &invitation_data(), None);
+        assert!(matches!(missing, Err(RenderError::Template(_))));
+    }
+
+    #[test]
+    fn acceptance_tells_the_inviter_who_joined() {
+        let data =
+            json!({ "name": "Ann", "invitee_name": "Bo Berg", "team_name": "Ops", "organization_name": "Acme Inc" });
+        let m = templates().render(Template::InvitationAccepted, &data, None).unwrap();
+        assert_eq!(m.subject, "Bo Berg joined Ops on Roster");
+        for part in [&m.text, &m.html] {
+            assert!(part.contains("Hi Ann,"));
+            assert!(part.contains("Bo Berg accepted your invitation and joined the team"));
+            assert!(part.contains("Acme Inc"));
+        }
+    }
+
+    #[test]
+    fn ownership_offer_says_how_to_accept() {
+        let data =
+            json!({ "name": "Bo", "from_name": "Ann Lee", "organization_name": "Acme Inc", "expires_in_days": 7 });
+        let m = templates().render(Template::OwnershipOffered, &data, None).unwrap();
+        assert_eq!(m.subject, "Ann Lee offered you ownership of Acme Inc on Roster");
+        for part in [&m.text, &m.html] {
+            assert!(part.contains("Hi Bo,"));
+            assert!(part.contains("Ann Lee offered you ownership of the organization"));
+            assert!(part.contains("POST /v1/organization/ownership-transfer/accept"));
+            assert!(part.contains("expires in 7 days"));
+        }
+    }
+
+    #[test]
+    fn every_template_renders_its_sample() {
+        let t = templates();
+        for e in EMBEDDED {
+            let (data, secret) = sample(e.template);
+            let m = t.render(e.template, &data, secret).unwrap();
+            assert!(!m.subject.is_empty() && m.text.ends_with('\n') && m.html.contains("</html>"));
+        }
+    }
+
+    #[test]
+    fn inviter_names_are_escaped_in_html_only() {
+        let evil = "<b>Eve</b> & Co";
+        let data = json!({ "inviter_name": evil, "organization_name": evil, "team_name": evil, "expires_in_days": 7 });
+        let m = templates().render(Template::Invitation, &data, Some(TOKEN)).unwrap();
+        assert!(!m.html.contains("<b>Eve") && m.html.contains("&lt;b&gt;Eve&lt;&#x2f;b&gt; &amp; Co"), "{}", m.html);
+        assert!(m.text.contains(evil));
     }
 
     #[test]
