@@ -16,7 +16,15 @@ pub fn init(config: &Config) {
     // A second call (tests) keeps the first subscriber.
     let _ = match config.log_format {
         LogFormat::Text => {
-            registry.with(tracing_subscriber::fmt::layer().with_target(true).with_writer(std::io::stderr)).try_init()
+            registry
+                .with(
+                    tracing_subscriber::fmt::layer()
+                        .with_target(true)
+                        // Colour codes only for a person at a terminal, never into files or collectors.
+                        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                        .with_writer(std::io::stderr),
+                )
+                .try_init()
         }
         LogFormat::Json => registry
             .with(
