@@ -5,13 +5,18 @@
 //! lease, renders them with [`Templates`], sends them with the [`Mailer`] and
 //! settles each attempt; transient failures are retried on the
 //! [`RetryPolicy`]'s schedule, then given up on.
+//!
+//! [`transports`] holds the HTTP senders (webhooks, chat, SMS and voice,
+//! PagerDuty, push), not yet wired into the worker.
 
 mod mailer;
 mod retry;
 mod templates;
+pub mod transports;
 mod worker;
 
 pub use mailer::{Mailer, MailerConfig, MailerError, SendError};
 pub use retry::RetryPolicy;
 pub use templates::{RenderError, RenderedEmail, Templates};
+pub use transports::{Delivered, HttpClient, HttpConfig, HttpConfigError, TransportError};
 pub use worker::{Worker, WorkerConfig};

@@ -2,12 +2,16 @@
 //!
 //! [`SmtpServer`] is a real SMTP server on a loopback port: the service under
 //! test sends through its ordinary SMTP transport, and the test reads what
-//! arrived, decoded. Waiting is signal-based (a [`Notify`] rung on every
-//! delivery), so tests never poll or sleep.
+//! arrived, decoded. [`HttpReceiver`] does the same for HTTP (webhooks, chat,
+//! SMS and paging APIs), answering as the test programs it to. Waiting is
+//! signal-based (a [`Notify`] rung on every delivery), so tests never poll or
+//! sleep.
 
+mod http;
 mod mail;
 mod session;
 
+pub use http::{Behavior, HttpReceiver, RecordedRequest, Reply};
 pub use mail::ReceivedMail;
 
 use std::net::SocketAddr;
