@@ -1,6 +1,7 @@
 //! Organizations, their owners, sessions and API keys.
 
 use crate::rows::*;
+use crate::teams::fetch_page;
 use crate::{dispatch, Store, StoreResult};
 use roster_core::ids::*;
 use roster_core::message::NewMessage;
@@ -298,20 +299,16 @@ impl Store {
         offset: i64,
     ) -> StoreResult<(Vec<ApiKeyRow>, i64)> {
         Ok(dispatch!(self, read, |pool| {
-            let rows = sqlx::query_as::<_, ApiKeyRow>(
+            fetch_page!(
+                pool,
+                ApiKeyRow,
                 "SELECT id, customer_id, name, hint, scopes, created_at, expires_at, revoked_at
                  FROM api_keys WHERE customer_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3",
+                "SELECT COUNT(*) FROM api_keys WHERE customer_id = $1",
+                (customer.0),
+                limit,
+                offset
             )
-            .bind(customer.0)
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(pool)
-            .await?;
-            let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_keys WHERE customer_id = $1")
-                .bind(customer.0)
-                .fetch_one(pool)
-                .await?;
-            (rows, total)
         }))
     }
 

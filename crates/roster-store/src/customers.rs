@@ -2,10 +2,10 @@
 //! prove they own an address.
 
 use crate::rows::*;
+use crate::teams::lock_organization;
 use crate::{dispatch, Dialect, NewAuditEvent, Store, StoreResult};
 use roster_core::ids::*;
 use roster_core::message::NewMessage;
-use roster_core::plan::Usage;
 use roster_core::role::Role;
 use roster_core::Error;
 use time::OffsetDateTime;
@@ -95,6 +95,22 @@ pub enum DeleteOutcome {
     OrganizationDeleted,
 }
 
+/// What `$org` uses of its plan, as a [`roster_core::plan::Usage`].
+macro_rules! usage {
+    ($conn:expr, $org:expr) => {{
+        let (teams, members, services): (i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM teams WHERE organization_id = $1),
+                    (SELECT COUNT(*) FROM customers WHERE organization_id = $1),
+                    (SELECT COUNT(*) FROM services WHERE organization_id = $1)",
+        )
+        .bind($org.0)
+        .fetch_one(&mut *$conn)
+        .await?;
+        roster_core::plan::Usage { teams: teams as u32, members: members as u32, services: services as u32 }
+    }};
+}
+pub(crate) use usage;
+
 impl Store {
     /// A customer of `org`, or `None` (also when they belong to another organization).
     pub async fn customer(&self, org: OrganizationId, id: CustomerId) -> StoreResult<Option<CustomerRow>> {
@@ -131,15 +147,7 @@ impl Store {
             .bind(id.0)
             .fetch_optional(&mut *conn)
             .await?;
-            let (teams, members, services): (i64, i64, i64) = sqlx::query_as(
-                "SELECT (SELECT COUNT(*) FROM teams WHERE organization_id = $1),
-                        (SELECT COUNT(*) FROM customers WHERE organization_id = $1),
-                        (SELECT COUNT(*) FROM services WHERE organization_id = $1)",
-            )
-            .bind(org.0)
-            .fetch_one(&mut *conn)
-            .await?;
-            let usage = Usage { teams: teams as u32, members: members as u32, services: services as u32 };
+            let usage = crate::customers::usage!(&mut *conn, org);
             Some(ProfileRow { customer, organization, team, usage })
         }))
     }
@@ -185,13 +193,11 @@ impl Store {
         id: CustomerId,
         audit: &NewAuditEvent,
     ) -> Result<DeleteOutcome, Error> {
-        let lock = lock_organization_sql(self.dialect());
+        let dialect = self.dialect();
         let r: StoreResult<Result<DeleteOutcome, Error>> = dispatch!(self, write, |pool| {
             async {
             let mut tx = crate::begin_write(pool).await?;
-            if let Some(sql) = lock {
-                sqlx::query(sql).bind(org.0).execute(&mut *tx).await?;
-            }
+            lock_organization!(&mut *tx, dialect, org);
             let role: Option<String> = sqlx::query_scalar("SELECT role FROM customers WHERE id = $1 AND organization_id = $2")
                 .bind(id.0)
                 .bind(org.0)

@@ -9,7 +9,7 @@ mod answer;
 
 pub use answer::{AcceptInvitation, AcceptOutcome, AcceptedNotice, Invitee, InviteeAccount, TokenInvitation};
 
-use crate::customers::lock_organization_sql;
+use crate::teams::{fetch_page, lock_organization, team_exists};
 use crate::{dispatch, NewAuditEvent, Store, StoreResult};
 use roster_core::ids::*;
 use roster_core::message::NewMessage;
@@ -161,7 +161,7 @@ impl Store {
     /// organization, or a new person would take the organization past its
     /// plan's members (customers plus pending invitations of addresses without an account).
     pub async fn create_invitation(&self, inv: &NewInvitation) -> Result<InvitationRow, Error> {
-        let lock = lock_organization_sql(self.dialect());
+        let dialect = self.dialect();
         let returning = format!(
             "INSERT INTO invitations (id, organization_id, team_id, channel_type, channel_value, role, inviter_id,
                                       sender_full_name, token_hash, status, created_at, updated_at, reminded_at,
@@ -172,15 +172,8 @@ impl Store {
         let org = inv.organization_id;
         let r: StoreResult<Result<InvitationRow, Error>> = dispatch!(self, write, |pool| async {
             let mut tx = crate::begin_write(pool).await?;
-            if let Some(sql) = lock {
-                sqlx::query(sql).bind(org.0).execute(&mut *tx).await?;
-            }
-            let team: Option<i32> = sqlx::query_scalar("SELECT 1 FROM teams WHERE id = $1 AND organization_id = $2")
-                .bind(inv.team_id.0)
-                .bind(org.0)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if team.is_none() {
+            lock_organization!(&mut *tx, dialect, org);
+            if !team_exists!(&mut *tx, org, inv.team_id) {
                 return Ok(Err(Error::NotFound("team")));
             }
             let account: Option<(Uuid, Uuid)> =
@@ -264,20 +257,8 @@ impl Store {
              ORDER BY created_at, id LIMIT $3 OFFSET $4"
         );
         Ok(dispatch!(self, read, |pool| {
-            let rows = sqlx::query_as::<_, InvitationRow>(&sql)
-                .bind(team.0)
-                .bind(org.0)
-                .bind(limit)
-                .bind(offset)
-                .fetch_all(pool)
-                .await?;
-            let total: i64 =
-                sqlx::query_scalar("SELECT COUNT(*) FROM invitations WHERE team_id = $1 AND organization_id = $2")
-                    .bind(team.0)
-                    .bind(org.0)
-                    .fetch_one(pool)
-                    .await?;
-            (rows, total)
+            let count_sql = "SELECT COUNT(*) FROM invitations WHERE team_id = $1 AND organization_id = $2";
+            fetch_page!(pool, InvitationRow, &sql, count_sql, (team.0, org.0), limit, offset)
         }))
     }
 

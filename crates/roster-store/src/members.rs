@@ -9,8 +9,9 @@
 //! so its answer must not depend on whose role changed a moment earlier.
 
 use crate::teams::{
-    caller_gone, caller_role, is_member, lock_organization, other_active_owners, role_status, team_exists,
-    MemberChange, MemberFacts, Standing, TeamMemberRow, LAST_OWNER, TEAM_MEMBER,
+    caller_gone, caller_role, caller_standing, commit_audited_if, fetch_page, is_member, lock_organization,
+    other_active_owners, role_status, set_role, team_exists, MemberChange, MemberFacts, TeamMemberRow, LAST_OWNER,
+    TEAM_MEMBER,
 };
 use crate::{dispatch, NewAuditEvent, Store, StoreResult};
 use roster_core::ids::*;
@@ -67,6 +68,49 @@ struct MemberTarget {
 const MEMBER_TARGET: &str = "SELECT m.id, c.role FROM memberships m JOIN customers c ON c.id = m.customer_id
      WHERE m.team_id = $1 AND m.customer_id = $2";
 
+/// Member `$member` of team `$team` of `$org` as a [`MemberTarget`]; returns
+/// 404 from the enclosing transaction when the team or the membership is not there.
+macro_rules! find_team_member {
+    ($conn:expr, $org:expr, $team:expr, $member:expr) => {{
+        if !team_exists!($conn, $org, $team) {
+            return Ok(Err(Error::NotFound("team")));
+        }
+        let target = sqlx::query_as::<_, MemberTarget>(MEMBER_TARGET)
+            .bind($team.0)
+            .bind($member.0)
+            .fetch_optional(&mut *$conn)
+            .await?;
+        let Some(target) = target else {
+            return Ok(Err(Error::NotFound("team member")));
+        };
+        target
+    }};
+}
+
+/// Person `$target` of `$org`, judged for a change that, when `$ends_ownership`,
+/// would take away their active ownership: returns 404 (no such person), 409
+/// (the last active owner), 401 (the caller is gone) or `$authorize`'s answer
+/// on the caller's current role and the target's from the enclosing transaction.
+macro_rules! judge_person {
+    ($conn:expr, $org:expr, $target:expr, $caller:expr, $ends_ownership:expr, $authorize:expr) => {{
+        let Some(person) = role_status!($conn, $org, $target) else {
+            return Ok(Err(Error::NotFound("member")));
+        };
+        if $ends_ownership
+            && person.role == Role::Root
+            && person.is_active()
+            && other_active_owners!($conn, $org, $target) == 0
+        {
+            return Ok(Err(Error::Conflict(LAST_OWNER.into())));
+        }
+        let Some(role) = caller_role!($conn, $org, $caller) else { return Ok(Err(caller_gone())) };
+        if let Err(e) = ($authorize)(role, person.role) {
+            return Ok(Err(e));
+        }
+        person
+    }};
+}
+
 impl Store {
     /// The organization's memberships, oldest first, paged.
     pub async fn list_memberships(
@@ -76,20 +120,16 @@ impl Store {
         offset: i64,
     ) -> StoreResult<(Vec<MembershipRow>, i64)> {
         Ok(dispatch!(self, read, |pool| {
-            let rows = sqlx::query_as::<_, MembershipRow>(
+            fetch_page!(
+                pool,
+                MembershipRow,
                 "SELECT id, customer_id, team_id, role, created_at, updated_at FROM memberships
                  WHERE organization_id = $1 ORDER BY created_at, id LIMIT $2 OFFSET $3",
+                "SELECT COUNT(*) FROM memberships WHERE organization_id = $1",
+                (org.0),
+                limit,
+                offset
             )
-            .bind(org.0)
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(pool)
-            .await?;
-            let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE organization_id = $1")
-                .bind(org.0)
-                .fetch_one(pool)
-                .await?;
-            (rows, total)
         }))
     }
 
@@ -101,15 +141,8 @@ impl Store {
         offset: i64,
     ) -> StoreResult<(Vec<PersonRow>, i64)> {
         let sql = format!("{PERSON} WHERE organization_id = $1 ORDER BY created_at, id LIMIT $2 OFFSET $3");
-        Ok(dispatch!(self, read, |pool| {
-            let rows =
-                sqlx::query_as::<_, PersonRow>(&sql).bind(org.0).bind(limit).bind(offset).fetch_all(pool).await?;
-            let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM customers WHERE organization_id = $1")
-                .bind(org.0)
-                .fetch_one(pool)
-                .await?;
-            (rows, total)
-        }))
+        let count_sql = "SELECT COUNT(*) FROM customers WHERE organization_id = $1";
+        Ok(dispatch!(self, read, |pool| fetch_page!(pool, PersonRow, &sql, count_sql, (org.0), limit, offset)))
     }
 
     /// Changes a team member's role (on their record and every membership) and/or
@@ -135,17 +168,7 @@ impl Store {
             async {
                 let mut tx = crate::begin_write(pool).await?;
                 lock_organization!(&mut *tx, dialect, org);
-                if !team_exists!(&mut *tx, org, team) {
-                    return Ok(Err(Error::NotFound("team")));
-                }
-                let target = sqlx::query_as::<_, MemberTarget>(MEMBER_TARGET)
-                    .bind(team.0)
-                    .bind(member.0)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                let Some(MemberTarget { id: membership, role: target_role }) = target else {
-                    return Ok(Err(Error::NotFound("team member")));
-                };
+                let MemberTarget { id: membership, role: target_role } = find_team_member!(&mut *tx, org, team, member);
                 if let Some(nt) = new_team {
                     if !team_exists!(&mut *tx, org, nt) {
                         return Ok(Err(Error::NotFound("team")));
@@ -155,13 +178,12 @@ impl Store {
                 if demotes_owner && other_active_owners!(&mut *tx, org, member) == 0 {
                     return Ok(Err(Error::Conflict(LAST_OWNER.into())));
                 }
-                let Some(role) = caller_role!(&mut *tx, org, caller) else { return Ok(Err(caller_gone())) };
-                let in_team = is_member!(&mut *tx, team, caller);
+                let standing = caller_standing!(&mut *tx, org, team, caller);
                 let caller_in_new_team = match new_team {
                     Some(nt) => Some(is_member!(&mut *tx, nt, caller)),
                     None => None,
                 };
-                let facts = MemberFacts { caller: Standing { role, in_team }, target_role, caller_in_new_team };
+                let facts = MemberFacts { caller: standing, target_role, caller_in_new_team };
                 if let Err(e) = authorize(facts) {
                     return Ok(Err(e));
                 }
@@ -177,18 +199,7 @@ impl Store {
                         .await?;
                 }
                 if let Some(new_role) = change.role.filter(|r| *r != target_role) {
-                    sqlx::query("UPDATE customers SET role = $1, updated_at = $2 WHERE id = $3")
-                        .bind(new_role.as_str())
-                        .bind(now)
-                        .bind(member.0)
-                        .execute(&mut *tx)
-                        .await?;
-                    sqlx::query("UPDATE memberships SET role = $1, updated_at = $2 WHERE customer_id = $3")
-                        .bind(new_role.as_str())
-                        .bind(now)
-                        .bind(member.0)
-                        .execute(&mut *tx)
-                        .await?;
+                    set_role!(&mut *tx, org, member, new_role, None, now);
                 }
                 crate::audit::insert_audit!(&mut *tx, audit);
                 let row = sqlx::query_as::<_, TeamMemberRow>(&read_back).bind(membership.0).fetch_one(&mut *tx).await?;
@@ -215,20 +226,9 @@ impl Store {
             async {
                 let mut tx = crate::begin_write(pool).await?;
                 lock_organization!(&mut *tx, dialect, org);
-                if !team_exists!(&mut *tx, org, team) {
-                    return Ok(Err(Error::NotFound("team")));
-                }
-                let target = sqlx::query_as::<_, MemberTarget>(MEMBER_TARGET)
-                    .bind(team.0)
-                    .bind(member.0)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                let Some(MemberTarget { role: target_role, .. }) = target else {
-                    return Ok(Err(Error::NotFound("team member")));
-                };
-                let Some(role) = caller_role!(&mut *tx, org, caller) else { return Ok(Err(caller_gone())) };
-                let in_team = is_member!(&mut *tx, team, caller);
-                let facts = MemberFacts { caller: Standing { role, in_team }, target_role, caller_in_new_team: None };
+                let MemberTarget { role: target_role, .. } = find_team_member!(&mut *tx, org, team, member);
+                let standing = caller_standing!(&mut *tx, org, team, caller);
+                let facts = MemberFacts { caller: standing, target_role, caller_in_new_team: None };
                 if let Err(e) = authorize(facts) {
                     return Ok(Err(e));
                 }
@@ -262,17 +262,7 @@ impl Store {
             async {
                 let mut tx = crate::begin_write(pool).await?;
                 lock_organization!(&mut *tx, dialect, org);
-                let Some(person) = role_status!(&mut *tx, org, target) else {
-                    return Ok(Err(Error::NotFound("member")));
-                };
-                let target_role = person.role;
-                if target_role == Role::Root && person.is_active() && other_active_owners!(&mut *tx, org, target) == 0 {
-                    return Ok(Err(Error::Conflict(LAST_OWNER.into())));
-                }
-                let Some(role) = caller_role!(&mut *tx, org, caller) else { return Ok(Err(caller_gone())) };
-                if let Err(e) = authorize(role, target_role) {
-                    return Ok(Err(e));
-                }
+                judge_person!(&mut *tx, org, target, caller, true, authorize);
                 sqlx::query("DELETE FROM customers WHERE id = $1").bind(target.0).execute(&mut *tx).await?;
                 crate::audit::insert_audit!(&mut *tx, audit);
                 tx.commit().await?;
@@ -302,18 +292,7 @@ impl Store {
             async {
                 let mut tx = crate::begin_write(pool).await?;
                 lock_organization!(&mut *tx, dialect, org);
-                let Some(person) = role_status!(&mut *tx, org, target) else {
-                    return Ok(Err(Error::NotFound("member")));
-                };
-                let (target_role, was_active) = (person.role, person.is_active());
-                let suspends_owner = !active && was_active && target_role == Role::Root;
-                if suspends_owner && other_active_owners!(&mut *tx, org, target) == 0 {
-                    return Ok(Err(Error::Conflict(LAST_OWNER.into())));
-                }
-                let Some(role) = caller_role!(&mut *tx, org, caller) else { return Ok(Err(caller_gone())) };
-                if let Err(e) = authorize(role, target_role) {
-                    return Ok(Err(e));
-                }
+                let was_active = judge_person!(&mut *tx, org, target, caller, !active, authorize).is_active();
                 if active != was_active {
                     sqlx::query("UPDATE customers SET status = $1, updated_at = $2 WHERE id = $3")
                         .bind(if active { "active" } else { "suspended" })
@@ -354,11 +333,7 @@ impl Store {
             .await?
             .rows_affected()
                 == 1;
-            if found {
-                crate::audit::insert_audit!(&mut *tx, audit);
-            }
-            tx.commit().await?;
-            found
+            commit_audited_if!(tx, found, audit)
         }))
     }
 }

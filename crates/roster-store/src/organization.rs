@@ -1,8 +1,8 @@
 //! The organization itself: its settings, the two-step transfer of its
 //! ownership, and the domains its status pages answer on.
 
-use crate::customers::lock_organization_sql;
 use crate::rows::*;
+use crate::teams::{commit_audited_if, fetch_page, lock_organization, set_role};
 use crate::{dispatch, NewAuditEvent, Store, StoreResult};
 use roster_core::ids::*;
 use roster_core::message::NewMessage;
@@ -12,39 +12,6 @@ use roster_core::Error;
 use sqlx::FromRow;
 use time::OffsetDateTime;
 use uuid::Uuid;
-
-/// Gives a customer of `$org` the role `$role` on their record and every
-/// membership (the two always agree), inside the caller's transaction; with
-/// `$only_if` = `Some(r)`, only while they still hold `r`.
-macro_rules! set_role {
-    ($conn:expr, $org:expr, $customer:expr, $role:expr, $only_if:expr, $now:expr) => {{
-        let only_if: Option<Role> = $only_if;
-        let changed = sqlx::query(
-            "UPDATE customers SET role = $1, updated_at = $2
-             WHERE id = $3 AND organization_id = $4 AND ($5 IS NULL OR role = $5)",
-        )
-        .bind($role.as_str())
-        .bind($now)
-        .bind($customer.0)
-        .bind($org.0)
-        .bind(only_if.map(Role::as_str))
-        .execute(&mut *$conn)
-        .await?
-        .rows_affected()
-            > 0;
-        if changed {
-            sqlx::query(
-                "UPDATE memberships SET role = $1, updated_at = $2 WHERE customer_id = $3 AND organization_id = $4",
-            )
-            .bind($role.as_str())
-            .bind($now)
-            .bind($customer.0)
-            .bind($org.0)
-            .execute(&mut *$conn)
-            .await?;
-        }
-    }};
-}
 
 const ORGANIZATION_COLUMNS: &str = "id, name, slug, plan, trial_ends_at, logo_url, active, created_at, updated_at";
 const OFFER_COLUMNS: &str = "organization_id, from_customer_id, to_customer_id, created_at, expires_at";
@@ -120,15 +87,7 @@ impl Store {
             .bind(Role::Root.as_str())
             .fetch_optional(&mut *conn)
             .await?;
-            let (teams, members, services): (i64, i64, i64) = sqlx::query_as(
-                "SELECT (SELECT COUNT(*) FROM teams WHERE organization_id = $1),
-                        (SELECT COUNT(*) FROM customers WHERE organization_id = $1),
-                        (SELECT COUNT(*) FROM services WHERE organization_id = $1)",
-            )
-            .bind(org.0)
-            .fetch_one(&mut *conn)
-            .await?;
-            let usage = Usage { teams: teams as u32, members: members as u32, services: services as u32 };
+            let usage = crate::customers::usage!(&mut *conn, org);
             Some(OrganizationOverview { organization, owner_id: owner.map(CustomerId), usage })
         }))
     }
@@ -160,11 +119,7 @@ impl Store {
             .await?
             .rows_affected()
                 == 1;
-            if updated {
-                crate::audit::insert_audit!(&mut *tx, audit);
-            }
-            tx.commit().await?;
-            updated
+            commit_audited_if!(tx, updated, audit)
         }))
     }
 
@@ -176,7 +131,7 @@ impl Store {
         offer: &NewOwnershipOffer,
         message: impl FnOnce(OfferParties<'_>) -> NewMessage + Send,
     ) -> Result<OwnershipOfferRow, Error> {
-        let lock = lock_organization_sql(self.dialect());
+        let dialect = self.dialect();
         let org_sql = format!("SELECT {ORGANIZATION_COLUMNS} FROM organizations WHERE id = $1");
         let customer_sql = format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = $1 AND organization_id = $2");
         let upsert_sql = format!(
@@ -188,9 +143,7 @@ impl Store {
         let o = offer;
         let r: StoreResult<Result<OwnershipOfferRow, Error>> = dispatch!(self, write, |pool| async {
             let mut tx = crate::begin_write(pool).await?;
-            if let Some(sql) = lock {
-                sqlx::query(sql).bind(o.organization_id.0).execute(&mut *tx).await?;
-            }
+            lock_organization!(&mut *tx, dialect, o.organization_id);
             let Some(organization) = sqlx::query_as::<_, OrganizationRow>(&org_sql)
                 .bind(o.organization_id.0)
                 .fetch_optional(&mut *tx)
@@ -246,11 +199,7 @@ impl Store {
                 .await?
                 .rows_affected()
                 > 0;
-            if deleted {
-                crate::audit::insert_audit!(&mut *tx, audit);
-            }
-            tx.commit().await?;
-            deleted
+            commit_audited_if!(tx, deleted, audit)
         }))
     }
 
@@ -266,13 +215,11 @@ impl Store {
         audit: &NewAuditEvent,
         now: OffsetDateTime,
     ) -> Result<OwnershipOfferRow, Error> {
-        let lock = lock_organization_sql(self.dialect());
+        let dialect = self.dialect();
         let offer_sql = format!("SELECT {OFFER_COLUMNS} FROM ownership_transfers WHERE organization_id = $1");
         let r: StoreResult<Result<OwnershipOfferRow, Error>> = dispatch!(self, write, |pool| async {
             let mut tx = crate::begin_write(pool).await?;
-            if let Some(sql) = lock {
-                sqlx::query(sql).bind(org.0).execute(&mut *tx).await?;
-            }
+            lock_organization!(&mut *tx, dialect, org);
             let offer = sqlx::query_as::<_, OwnershipOfferRow>(&offer_sql).bind(org.0).fetch_optional(&mut *tx).await?;
             let Some(offer) = offer.filter(|o| o.to_customer_id == customer) else {
                 return Ok(Err(Error::NotFound("ownership offer")));
@@ -312,15 +259,8 @@ impl Store {
             "SELECT {DOMAIN_COLUMNS} FROM team_domains WHERE organization_id = $1
              ORDER BY created_at, id LIMIT $2 OFFSET $3"
         );
-        Ok(dispatch!(self, read, |pool| {
-            let rows =
-                sqlx::query_as::<_, TeamDomainRow>(&sql).bind(org.0).bind(limit).bind(offset).fetch_all(pool).await?;
-            let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM team_domains WHERE organization_id = $1")
-                .bind(org.0)
-                .fetch_one(pool)
-                .await?;
-            (rows, total)
-        }))
+        let count_sql = "SELECT COUNT(*) FROM team_domains WHERE organization_id = $1";
+        Ok(dispatch!(self, read, |pool| fetch_page!(pool, TeamDomainRow, &sql, count_sql, (org.0), limit, offset)))
     }
 
     /// Registers a hostname for the organization. A hostname any
@@ -372,11 +312,7 @@ impl Store {
                 .await?
                 .rows_affected()
                 > 0;
-            if deleted {
-                crate::audit::insert_audit!(&mut *tx, audit);
-            }
-            tx.commit().await?;
-            deleted
+            commit_audited_if!(tx, deleted, audit)
         }))
     }
 }

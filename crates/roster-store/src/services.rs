@@ -5,7 +5,7 @@
 //! caller's membership up inside its transaction and applies
 //! [`roster_core::policy::can_manage_team`] there, after the objects are found.
 
-use crate::customers::lock_organization_sql;
+use crate::teams::{fetch_page, lock_organization, team_exists};
 use crate::{dispatch, NewAuditEvent, Store, StoreResult};
 use roster_core::ids::*;
 use roster_core::policy::can_manage_team;
@@ -100,16 +100,14 @@ macro_rules! current_team {
 impl Store {
     /// Creates a service for a team the actor may manage, within the plan's limit.
     pub async fn create_service(&self, s: &NewService) -> Result<ServiceRow, Error> {
-        let lock = lock_organization_sql(self.dialect());
+        let dialect = self.dialect();
         let sql = format!(
             "INSERT INTO services ({SERVICE_COLUMNS}) VALUES ($1, $2, $3, $4, 0, 0, $5, $5) RETURNING {SERVICE_COLUMNS}"
         );
         let r: StoreResult<Result<ServiceRow, Error>> = dispatch!(self, write, |pool| async {
             let mut tx = crate::begin_write(pool).await?;
             // Serializes creations on PostgreSQL so two cannot both pass the limit.
-            if let Some(lock) = lock {
-                sqlx::query(lock).bind(s.organization_id.0).execute(&mut *tx).await?;
-            }
+            lock_organization!(&mut *tx, dialect, s.organization_id);
             if let Err(e) = check_team!(&mut *tx, s.organization_id, s.team_id, s.actor) {
                 return Ok(Err(e));
             }
@@ -161,25 +159,11 @@ impl Store {
         let r: StoreResult<Result<(Vec<ServiceRow>, i64), Error>> = dispatch!(self, read, |pool| async {
             let mut conn = pool.acquire().await?;
             if let Some(team) = team {
-                let found: Option<i32> =
-                    sqlx::query_scalar("SELECT 1 FROM teams WHERE id = $1 AND organization_id = $2")
-                        .bind(team)
-                        .bind(org.0)
-                        .fetch_optional(&mut *conn)
-                        .await?;
-                if found.is_none() {
+                if !team_exists!(&mut *conn, org, TeamId(team)) {
                     return Ok(Err(Error::NotFound("team")));
                 }
             }
-            let rows = sqlx::query_as::<_, ServiceRow>(&sql)
-                .bind(org.0)
-                .bind(team)
-                .bind(limit)
-                .bind(offset)
-                .fetch_all(&mut *conn)
-                .await?;
-            let total: i64 = sqlx::query_scalar(&count_sql).bind(org.0).bind(team).fetch_one(&mut *conn).await?;
-            Ok(Ok((rows, total)))
+            Ok(Ok(fetch_page!(&mut *conn, ServiceRow, &sql, &count_sql, (org.0, team), limit, offset)))
         }
         .await);
         r?
@@ -198,16 +182,14 @@ impl Store {
         audit: &NewAuditEvent,
         now: OffsetDateTime,
     ) -> Result<ServiceRow, Error> {
-        let lock = lock_organization_sql(self.dialect());
+        let dialect = self.dialect();
         let update_sql = format!(
             "UPDATE services SET name = $1, team_id = $2, updated_at = $3 WHERE id = $4 RETURNING {SERVICE_COLUMNS}"
         );
         let r: StoreResult<Result<ServiceRow, Error>> = dispatch!(self, write, |pool| async {
             let mut tx = crate::begin_write(pool).await?;
             // Keeps a team from being deleted on PostgreSQL while a service moves to it.
-            if let Some(lock) = lock {
-                sqlx::query(lock).bind(org.0).execute(&mut *tx).await?;
-            }
+            lock_organization!(&mut *tx, dialect, org);
             let Some(current) = current_team!(&mut *tx, org, id) else {
                 return Ok(Err(Error::NotFound("service")));
             };

@@ -150,6 +150,84 @@ macro_rules! caller_role {
 }
 pub(crate) use caller_role;
 
+/// The caller's current [`Standing`] toward team `$team`; returns
+/// [`caller_gone`] from the enclosing transaction when they stopped being
+/// active since they authenticated.
+macro_rules! caller_standing {
+    ($conn:expr, $org:expr, $team:expr, $caller:expr) => {{
+        let Some(role) = crate::teams::caller_role!($conn, $org, $caller) else {
+            return Ok(Err(crate::teams::caller_gone()));
+        };
+        let in_team = crate::teams::is_member!($conn, $team, $caller);
+        crate::teams::Standing { role, in_team }
+    }};
+}
+pub(crate) use caller_standing;
+
+/// Gives a customer of `$org` the role `$role` on their record and every
+/// membership (the two always agree), inside the caller's transaction; with
+/// `$only_if` = `Some(r)`, only while they still hold `r`.
+macro_rules! set_role {
+    ($conn:expr, $org:expr, $customer:expr, $role:expr, $only_if:expr, $now:expr) => {{
+        let only_if: Option<roster_core::role::Role> = $only_if;
+        let changed = sqlx::query(
+            "UPDATE customers SET role = $1, updated_at = $2
+             WHERE id = $3 AND organization_id = $4 AND ($5 IS NULL OR role = $5)",
+        )
+        .bind($role.as_str())
+        .bind($now)
+        .bind($customer.0)
+        .bind($org.0)
+        .bind(only_if.map(roster_core::role::Role::as_str))
+        .execute(&mut *$conn)
+        .await?
+        .rows_affected()
+            > 0;
+        if changed {
+            sqlx::query(
+                "UPDATE memberships SET role = $1, updated_at = $2 WHERE customer_id = $3 AND organization_id = $4",
+            )
+            .bind($role.as_str())
+            .bind($now)
+            .bind($customer.0)
+            .bind($org.0)
+            .execute(&mut *$conn)
+            .await?;
+        }
+    }};
+}
+pub(crate) use set_role;
+
+/// One page of `$row`s from `$sql` (its last two placeholders are LIMIT and
+/// OFFSET) and the total from `$count_sql`, both filtered by the `$scope` binds.
+macro_rules! fetch_page {
+    ($conn:expr, $row:ty, $sql:expr, $count_sql:expr, ($($scope:expr),+), $limit:expr, $offset:expr) => {{
+        let rows = sqlx::query_as::<_, $row>($sql)
+            $(.bind($scope))+
+            .bind($limit)
+            .bind($offset)
+            .fetch_all($conn)
+            .await?;
+        let total: i64 = sqlx::query_scalar($count_sql)$(.bind($scope))+.fetch_one($conn).await?;
+        (rows, total)
+    }};
+}
+pub(crate) use fetch_page;
+
+/// Records `$audit` when `$changed` (a change that may find nothing to do),
+/// commits `$tx` and answers `$changed`.
+macro_rules! commit_audited_if {
+    ($tx:ident, $changed:expr, $audit:expr) => {{
+        let changed: bool = $changed;
+        if changed {
+            crate::audit::insert_audit!(&mut *$tx, $audit);
+        }
+        $tx.commit().await?;
+        changed
+    }};
+}
+pub(crate) use commit_audited_if;
+
 /// How many active owners `$org` has besides `$except`.
 macro_rules! other_active_owners {
     ($conn:expr, $org:expr, $except:expr) => {{
@@ -247,15 +325,8 @@ impl Store {
         offset: i64,
     ) -> StoreResult<(Vec<TeamSummaryRow>, i64)> {
         let sql = format!("{TEAM_SUMMARY} WHERE t.organization_id = $1 ORDER BY t.created_at, t.id LIMIT $2 OFFSET $3");
-        Ok(dispatch!(self, read, |pool| {
-            let rows =
-                sqlx::query_as::<_, TeamSummaryRow>(&sql).bind(org.0).bind(limit).bind(offset).fetch_all(pool).await?;
-            let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM teams WHERE organization_id = $1")
-                .bind(org.0)
-                .fetch_one(pool)
-                .await?;
-            (rows, total)
-        }))
+        let count_sql = "SELECT COUNT(*) FROM teams WHERE organization_id = $1";
+        Ok(dispatch!(self, read, |pool| fetch_page!(pool, TeamSummaryRow, &sql, count_sql, (org.0), limit, offset)))
     }
 
     /// Renames a team the caller may manage (`authorize` decides on their standing).
@@ -280,9 +351,7 @@ impl Store {
                 if !team_exists!(&mut *tx, org, team) {
                     return Ok(Err(Error::NotFound("team")));
                 }
-                let Some(role) = caller_role!(&mut *tx, org, caller) else { return Ok(Err(caller_gone())) };
-                let in_team = is_member!(&mut *tx, team, caller);
-                if let Err(e) = authorize(Standing { role, in_team }) {
+                if let Err(e) = authorize(caller_standing!(&mut *tx, org, team, caller)) {
                     return Ok(Err(e));
                 }
                 let taken: Option<i32> =
@@ -370,17 +439,8 @@ impl Store {
                 if !team_exists!(&mut *conn, org, team) {
                     return Ok(Err(Error::NotFound("team")));
                 }
-                let rows = sqlx::query_as::<_, TeamMemberRow>(&sql)
-                    .bind(team.0)
-                    .bind(limit)
-                    .bind(offset)
-                    .fetch_all(&mut *conn)
-                    .await?;
-                let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE team_id = $1")
-                    .bind(team.0)
-                    .fetch_one(&mut *conn)
-                    .await?;
-                Ok(Ok((rows, total)))
+                let count_sql = "SELECT COUNT(*) FROM memberships WHERE team_id = $1";
+                Ok(Ok(fetch_page!(&mut *conn, TeamMemberRow, &sql, count_sql, (team.0), limit, offset)))
             }
             .await
         });

@@ -13,6 +13,16 @@ pub struct Actor {
 }
 
 impl Actor {
+    /// A request's actor: the organization and customer acting (when known) and where the request came from.
+    pub fn new(
+        organization_id: OrganizationId,
+        customer_id: Option<CustomerId>,
+        request_id: Option<String>,
+        ip: std::net::IpAddr,
+    ) -> Actor {
+        Actor { organization_id: Some(organization_id), customer_id, request_id, ip: Some(ip.to_string()) }
+    }
+
     /// An audit record of `action` on a target, with details that hold no personal data.
     pub fn event(
         &self,

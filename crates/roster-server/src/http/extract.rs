@@ -12,6 +12,7 @@ use roster_core::policy::Action;
 use roster_core::role::Role;
 use roster_core::scope::{Scope, ScopeSet};
 use roster_core::secret::{token_kind, TokenKind};
+use roster_core::validation::{FieldErrors, FieldProblem};
 use roster_core::Error;
 use serde::de::DeserializeOwned;
 use std::marker::PhantomData;
@@ -289,6 +290,34 @@ where
         uuid::Uuid::parse_str(value)
             .map(|u| ApiPath(T::from(u)))
             .map_err(|_| ApiError::Domain(Error::invalid(name, "invalid_id", "must be a UUID")))
+    }
+}
+
+/// The first two path parameters, both UUIDs (`/v1/team/{id}/member/{memberId}`);
+/// each one that is not a UUID is a 422 naming it, both at once.
+pub struct ApiPathPair<A, B>(pub A, pub B);
+
+impl<A, B, St> FromRequestParts<St> for ApiPathPair<A, B>
+where
+    A: From<uuid::Uuid> + Send,
+    B: From<uuid::Uuid> + Send,
+    St: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, Self::Rejection> {
+        let params =
+            axum::extract::RawPathParams::from_request_parts(parts, state).await.map_err(|_| ApiError::NotFound)?;
+        let mut params = params.iter();
+        let mut errors = FieldErrors::default();
+        let mut next = || {
+            let (name, raw) = params.next().unwrap_or_default();
+            errors
+                .check(name, uuid::Uuid::parse_str(raw).map_err(|_| FieldProblem::new("invalid_id", "must be a UUID")))
+        };
+        let (a, b) = (next(), next());
+        errors.finish()?;
+        Ok(ApiPathPair(A::from(a.expect("checked")), B::from(b.expect("checked"))))
     }
 }
 

@@ -34,18 +34,6 @@ pub(crate) fn assert_invalid(r: &Resp, field: &str, code: &str) {
     assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()), "an error explains itself: {}", r.text);
 }
 
-/// A timestamp as the API wrote it: an RFC 3339 string, or the 9-element
-/// tuple that `time`'s default serde representation produces.
-#[track_caller]
-pub(crate) fn time_of(v: &Value) -> OffsetDateTime {
-    match v {
-        Value::String(s) => OffsetDateTime::parse(s, &Rfc3339).unwrap_or_else(|e| panic!("not RFC 3339 ({e}): {s}")),
-        other => serde_json::from_value(other.clone()).unwrap_or_else(|e| panic!("not a timestamp ({e}): {other}")),
-    }
-}
-
-/// `t` in the wire format of `sample` (a timestamp the server wrote), so a
-/// test sends times the way the server itself writes them.
 pub(crate) fn wire_time(sample: &Value, t: OffsetDateTime) -> Value {
     match sample {
         Value::String(_) => json!(t.format(&Rfc3339).unwrap()),
@@ -84,19 +72,9 @@ fn ids(page: &Value) -> Vec<String> {
 /// Moves a key's expiry straight in the test's database, so expiry can be
 /// tested without waiting for the clock.
 async fn set_expiry_in_db(app: &TestApp, key_id: uuid::Uuid, at: OffsetDateTime) {
-    use sqlx::Connection;
-    let url = app.config.database_url.as_ref().expect("the test database's URL").expose();
     let sql = "UPDATE api_keys SET expires_at = $1 WHERE id = $2";
-    let changed = match app.backend {
-        Backend::Sqlite => {
-            let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
-            sqlx::query(sql).bind(at).bind(key_id).execute(&mut conn).await.unwrap().rows_affected()
-        }
-        Backend::Postgres => {
-            let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
-            sqlx::query(sql).bind(at).bind(key_id).execute(&mut conn).await.unwrap().rows_affected()
-        }
-    };
+    let changed =
+        on_db!(app, |conn| sqlx::query(sql).bind(at).bind(key_id).execute(&mut conn).await.unwrap().rows_affected());
     assert_eq!(changed, 1, "exactly the key's row is changed");
 }
 

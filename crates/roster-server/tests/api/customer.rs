@@ -1,7 +1,7 @@
 //! `/v1/customer`: the caller's profile, other members' profiles, renaming,
 //! deleting the account, and moving the login to a new address.
 
-use crate::api_keys::{assert_invalid, create_key, secret_of, time_of};
+use crate::api_keys::{assert_invalid, create_key, secret_of};
 use crate::helpers::*;
 use reqwest::Method;
 use roster_core::role::Role;
@@ -19,11 +19,6 @@ fn wrong_code(code: &str) -> String {
     format!("{:06}", (code.parse::<u32>().expect("a numeric code") + 1) % 1_000_000)
 }
 
-fn fresh_address(prefix: &str) -> String {
-    format!("{prefix}-{}@example.com", uuid::Uuid::new_v4().simple())
-}
-
-/// The rows that hang off an organization and a customer, by table.
 async fn rows_for(app: &TestApp, account: &Account) -> Vec<(&'static str, i64)> {
     app.store.count_rows_for(account.organization_id, account.customer_id).await.unwrap()
 }

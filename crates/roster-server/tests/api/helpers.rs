@@ -46,6 +46,50 @@ macro_rules! dual_test {
 }
 pub(crate) use dual_test;
 
+/// Runs `$body` with `$conn` connected straight to the test's database: for
+/// fixtures the API has no route for (rows it never lets a caller write).
+macro_rules! on_db {
+    ($app:expr, |$conn:ident| $body:expr) => {{
+        use sqlx::Connection;
+        let url = $app.config.database_url.as_ref().expect("the test database's URL").expose().to_owned();
+        match $app.backend {
+            $crate::helpers::Backend::Sqlite => {
+                let mut $conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                $body
+            }
+            $crate::helpers::Backend::Postgres => {
+                let mut $conn = sqlx::PgConnection::connect(&url).await.unwrap();
+                $body
+            }
+        }
+    }};
+}
+pub(crate) use on_db;
+
+/// A unique email address starting with `prefix`.
+pub fn fresh_address(prefix: &str) -> String {
+    format!("{prefix}-{}@example.com", uuid::Uuid::new_v4().simple())
+}
+
+/// A timestamp as the API wrote it: an RFC 3339 string, or the 9-element
+/// tuple that `time`'s default serde representation produces.
+#[track_caller]
+pub fn time_of(v: &Value) -> time::OffsetDateTime {
+    match v {
+        Value::String(s) => time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+            .unwrap_or_else(|e| panic!("not RFC 3339 ({e}): {s}")),
+        other => serde_json::from_value(other.clone()).unwrap_or_else(|e| panic!("not a timestamp ({e}): {other}")),
+    }
+}
+
+/// The invitation token in an email: `rsi_` and 36 letters or digits.
+pub fn token_in(text: &str) -> Option<String> {
+    text.match_indices("rsi_").find_map(|(i, _)| {
+        let body: String = text[i + 4..].chars().take_while(char::is_ascii_alphanumeric).collect();
+        (body.len() == 36).then(|| format!("rsi_{body}"))
+    })
+}
+
 pub const PASSWORD: &str = "correct horse battery staple";
 pub const WAIT: Duration = Duration::from_secs(10);
 
@@ -229,34 +273,11 @@ impl TestApp {
     /// Adds a member with `role` to `account`'s organization and first team, and logs them in.
     pub async fn add_member(&self, account: &Account, role: roster_core::role::Role) -> Account {
         let email = format!("{}-{}@example.com", role.as_str(), uuid::Uuid::new_v4().simple());
-        let now = roster_core::clock::now();
-        let customer_id = CustomerId::new();
         let hash = roster_server::app::passwords::Passwords::new(1)
             .hash(&roster_core::password::Password::parse(PASSWORD).unwrap())
             .await
             .unwrap();
-        self.store
-            .add_member(&roster_store::NewMember {
-                organization_id: account.organization_id,
-                team_id: account.team_id,
-                customer_id,
-                membership_id: roster_core::ids::MembershipId::new(),
-                email: email.clone(),
-                email_verified: true,
-                password_hash: Some(hash),
-                name: "Max".into(),
-                surname: "Mustermann".into(),
-                role,
-                audit: roster_server::app::audit::Actor::default().event(
-                    "member.added",
-                    "customer",
-                    Some(customer_id.0),
-                    json!({}),
-                ),
-                now,
-            })
-            .await
-            .unwrap();
+        let customer_id = self.insert_member(account, &email, Some(hash), ("Max", "Mustermann"), role).await;
         let r = self.login(&email, PASSWORD).await;
         r.assert(200, None);
         Account {
@@ -268,6 +289,42 @@ impl TestApp {
         }
     }
 
+    /// Writes a person with a verified `email` into `account`'s organization
+    /// and first team through the store; without a password hash they cannot log in.
+    pub async fn insert_member(
+        &self,
+        account: &Account,
+        email: &str,
+        password_hash: Option<String>,
+        (name, surname): (&str, &str),
+        role: roster_core::role::Role,
+    ) -> CustomerId {
+        let customer_id = CustomerId::new();
+        self.store
+            .add_member(&roster_store::NewMember {
+                organization_id: account.organization_id,
+                team_id: account.team_id,
+                customer_id,
+                membership_id: roster_core::ids::MembershipId::new(),
+                email: email.to_owned(),
+                email_verified: true,
+                password_hash,
+                name: name.into(),
+                surname: surname.into(),
+                role,
+                audit: roster_server::app::audit::Actor::default().event(
+                    "member.added",
+                    "customer",
+                    Some(customer_id.0),
+                    json!({}),
+                ),
+                now: roster_core::clock::now(),
+            })
+            .await
+            .unwrap();
+        customer_id
+    }
+
     /// The next email to `to`, as the SMTP server received it.
     pub async fn mail_to(&self, to: &str) -> ReceivedMail {
         self.smtp.wait_for(to, WAIT).await.unwrap_or_else(|| panic!("no email reached {to}"))
@@ -277,6 +334,80 @@ impl TestApp {
     pub async fn code_for(&self, to: &str) -> String {
         let mail = self.mail_to(to).await;
         mail.code().unwrap_or_else(|| panic!("no code in the email to {to}: {}", mail.text))
+    }
+
+    /// Creates a team in the organization of `token`'s caller, which must succeed, answering its id.
+    pub async fn create_team(&self, token: &str, name: &str) -> TeamId {
+        let r = self.post("/v1/team", Some(token), json!({ "name": name })).await;
+        r.assert(201, None);
+        r.body["team_id"].as_str().unwrap().parse().unwrap()
+    }
+
+    /// The audit records about `target`, oldest first, as (action, data).
+    pub async fn audit_trail(&self, target: uuid::Uuid) -> Vec<(String, Value)> {
+        let events = self.store.audit_events_for_target(target).await.unwrap();
+        events.into_iter().map(|e| (e.action, e.data.0)).collect()
+    }
+
+    /// Gives `customer` the role `role` on their record and every membership, as
+    /// an ownership transfer would: the API never grants `root` by a role change.
+    pub async fn set_role(&self, customer: CustomerId, role: roster_core::role::Role) {
+        on_db!(self, |conn| {
+            for table in ["customers", "memberships"] {
+                let column = if table == "customers" { "id" } else { "customer_id" };
+                sqlx::query(&format!("UPDATE {table} SET role = $1 WHERE {column} = $2"))
+                    .bind(role.as_str())
+                    .bind(customer.0)
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+            }
+        })
+    }
+
+    /// A second membership for `customer`, in `team` (only invitations make these through the API).
+    pub async fn add_membership(
+        &self,
+        org: OrganizationId,
+        team: TeamId,
+        customer: CustomerId,
+        role: roster_core::role::Role,
+    ) {
+        let now = roster_core::clock::now();
+        on_db!(self, |conn| {
+            sqlx::query(
+                "INSERT INTO memberships (id, organization_id, team_id, customer_id, role, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $6)",
+            )
+            .bind(uuid::Uuid::now_v7())
+            .bind(org.0)
+            .bind(team.0)
+            .bind(customer.0)
+            .bind(role.as_str())
+            .bind(now)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        })
+    }
+
+    /// A service owned by `team`, written directly (for tests of what services block).
+    pub async fn insert_service(&self, org: OrganizationId, team: TeamId) {
+        let now = roster_core::clock::now();
+        on_db!(self, |conn| {
+            sqlx::query(
+                "INSERT INTO services (id, organization_id, team_id, name, resource_count, heartbeat_count,
+                                       created_at, updated_at)
+                 VALUES ($1, $2, $3, 'api', 0, 0, $4, $4)",
+            )
+            .bind(uuid::Uuid::now_v7())
+            .bind(org.0)
+            .bind(team.0)
+            .bind(now)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        })
     }
 
     /// Stops the server gracefully, waits for it, and starts it again on the

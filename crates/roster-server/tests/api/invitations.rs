@@ -12,37 +12,6 @@ use roster_testkit::ReceivedMail;
 use serde_json::{json, Value};
 use time::{Duration, OffsetDateTime};
 
-/// Runs `$body` with `$conn` connected straight to the test's database.
-macro_rules! on_db {
-    ($app:expr, |$conn:ident| $body:expr) => {{
-        use sqlx::Connection;
-        let url = $app.config.database_url.as_ref().expect("the test database's URL").expose().to_owned();
-        match $app.backend {
-            Backend::Sqlite => {
-                let mut $conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-                $body
-            }
-            Backend::Postgres => {
-                let mut $conn = sqlx::PgConnection::connect(&url).await.unwrap();
-                $body
-            }
-        }
-    }};
-}
-pub(crate) use on_db;
-
-pub fn fresh_address(prefix: &str) -> String {
-    format!("{prefix}-{}@example.com", uuid::Uuid::new_v4().simple())
-}
-
-/// The invitation token in an email: `rsi_` and 36 letters or digits.
-pub fn token_in(text: &str) -> Option<String> {
-    text.match_indices("rsi_").find_map(|(i, _)| {
-        let body: String = text[i + 4..].chars().take_while(char::is_ascii_alphanumeric).collect();
-        (body.len() == 36).then(|| format!("rsi_{body}"))
-    })
-}
-
 /// The next email to `to` whose subject contains `needle`, passing over others (a verification code).
 pub async fn mail_about(app: &TestApp, to: &str, needle: &str) -> ReceivedMail {
     loop {
@@ -82,17 +51,6 @@ pub async fn listing(app: &TestApp, token: &str, team: TeamId) -> Vec<Value> {
     r.body["data"].as_array().unwrap().clone()
 }
 
-/// A second team in `owner`'s organization.
-pub async fn new_team(app: &TestApp, owner: &Account, name: &str) -> TeamId {
-    let r = app.post("/v1/team", Some(&owner.token), json!({ "name": name })).await;
-    r.assert(201, None);
-    r.body["team_id"].as_str().unwrap().parse().unwrap()
-}
-
-pub fn time_of(v: &Value) -> OffsetDateTime {
-    OffsetDateTime::parse(v.as_str().expect("a time"), &time::format_description::well_known::Rfc3339).unwrap()
-}
-
 /// Moves the pending invitation to `address` back in time, straight in the database.
 pub async fn backdate(app: &TestApp, address: &str, created_at: OffsetDateTime, expires_at: OffsetDateTime) {
     let sql = "UPDATE invitations SET created_at = $1, expires_at = $2 WHERE channel_value = $3 AND status = 'pending'";
@@ -108,9 +66,7 @@ pub async fn backdate(app: &TestApp, address: &str, created_at: OffsetDateTime, 
 }
 
 pub async fn audit_actions(app: &TestApp, invitation: &Value) -> Vec<(String, Value)> {
-    let id: uuid::Uuid = invitation["id"].as_str().unwrap().parse().unwrap();
-    let events = app.store.audit_events_for_target(id).await.unwrap();
-    events.into_iter().map(|e| (e.action, e.data.0)).collect()
+    app.audit_trail(invitation["id"].as_str().unwrap().parse().unwrap()).await
 }
 
 dual_test! {
@@ -169,7 +125,7 @@ dual_test! {
         r.assert(200, None);
         assert_eq!(r.body["role"], "viewer");
         // The same address may be invited to another team at the same time.
-        let ops = new_team(&app, &owner, "Ops").await;
+        let ops = app.create_team(&owner.token, "Ops").await;
         invited(&app, &owner, ops, &address, None).await;
         assert_eq!(listing(&app, &owner.token, owner.team_id).await.len(), 1);
         assert_eq!(listing(&app, &owner.token, ops).await.len(), 1);
@@ -190,7 +146,7 @@ dual_test! {
         assert!(r.body["detail"].as_str().unwrap().contains("another organization"), "{}", r.text);
         assert!(listing(&app, &owner.token, owner.team_id).await.is_empty(), "nothing was issued");
         // A customer of the organization can be invited to a team they are not in.
-        let ops = new_team(&app, &owner, "Ops").await;
+        let ops = app.create_team(&owner.token, "Ops").await;
         invited(&app, &owner, ops, &member.email, None).await;
     }
 }
@@ -253,7 +209,7 @@ dual_test! {
         let owner = app.signup().await;
         let manager = app.add_member(&owner, Role::Manager).await;
         let user = app.add_member(&owner, Role::User).await;
-        let ops = new_team(&app, &owner, "Ops").await;
+        let ops = app.create_team(&owner.token, "Ops").await;
         let address = fresh_address("bo");
         invited(&app, &owner, ops, &address, None).await;
         let body = json!({ "channel_value": address });
@@ -374,7 +330,7 @@ dual_test! {
         assert_eq!(listing(&app, &owner.token, owner.team_id).await.len(), 1, "nothing was issued");
         // Replacing the pending invitation, or inviting someone who has an account, takes no new seat.
         invited(&app, &owner, owner.team_id, &first, Some("viewer")).await;
-        let ops = new_team(&app, &owner, "Ops").await;
+        let ops = app.create_team(&owner.token, "Ops").await;
         invited(&app, &owner, ops, &member.email, None).await;
         invited(&app, &owner, ops, &first, None).await;
     }

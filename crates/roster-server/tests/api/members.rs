@@ -1,9 +1,9 @@
 //! The organization's people and memberships: listing them, availability,
 //! suspending, reactivating and removing people, and the one-owner rule.
 
-use crate::api_keys::{assert_invalid, create_key, secret_of, time_of};
+use crate::api_keys::{assert_invalid, create_key, secret_of};
 use crate::helpers::*;
-use crate::teams::{all, create_team, member_path, person, role_of, set_role};
+use crate::teams::{all, member_path, person, role_of};
 use roster_core::ids::CustomerId;
 use roster_core::role::Role;
 use serde_json::json;
@@ -17,7 +17,7 @@ dual_test! {
         let owner = app.signup().await;
         let admin = app.add_member(&owner, Role::Admin).await;
         let user = app.add_member(&owner, Role::User).await;
-        let ops = create_team(&app, &owner.token, "Ops").await;
+        let ops = app.create_team(&owner.token, "Ops").await;
         let move_in = json!({ "new_team_id": ops });
         app.patch(&member_path(owner.team_id, user.customer_id), &owner.token, move_in).await.assert(200, None);
 
@@ -34,7 +34,7 @@ dual_test! {
         assert_eq!(rows, [
             (owner.customer_id.to_string(), default_team.clone(), "root".into()),
             (admin.customer_id.to_string(), default_team, "admin".into()),
-            (user.customer_id.to_string(), ops, "user".into()),
+            (user.customer_id.to_string(), ops.to_string(), "user".into()),
         ]);
         for m in &list {
             assert!(m["id"].as_str().unwrap().parse::<uuid::Uuid>().is_ok(), "{m}");
@@ -177,7 +177,7 @@ dual_test! {
             let owners = people.iter().filter(|p| p["role"] == "root").count();
             assert_eq!(owners, 1, "round {round}: exactly one owner is left");
             let demoted = if by_a.status == 200 { &b } else { &a };
-            set_role(&app, demoted.customer_id, Role::Root).await;
+            app.set_role(demoted.customer_id, Role::Root).await;
         }
     }
 }

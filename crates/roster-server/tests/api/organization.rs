@@ -1,7 +1,7 @@
 //! `/v1/organization` and `/v1/team-domains`: the organization's settings and
 //! limits, the two-step transfer of its ownership, and status-page domains.
 
-use crate::api_keys::{assert_invalid, time_of};
+use crate::api_keys::assert_invalid;
 use crate::helpers::*;
 use reqwest::Method;
 use roster_core::ids::{CustomerId, OrganizationId};
@@ -43,31 +43,12 @@ async fn accept(app: &TestApp, token: &str) -> Resp {
 
 /// The audit actions recorded about the organization, oldest first.
 async fn audited(app: &TestApp, org: OrganizationId) -> Vec<(String, Value)> {
-    let events = app.store.audit_events_for_target(org.0).await.unwrap();
-    events.into_iter().map(|e| (e.action, e.data.0)).collect()
+    app.audit_trail(org.0).await
 }
 
 /// A notify-only contact in `owner`'s organization: they receive alerts and cannot log in.
 async fn add_notify_contact(app: &TestApp, owner: &Account) -> CustomerId {
-    let id = CustomerId::new();
-    app.store
-        .add_member(&roster_store::NewMember {
-            organization_id: owner.organization_id,
-            team_id: owner.team_id,
-            customer_id: id,
-            membership_id: roster_core::ids::MembershipId::new(),
-            email: format!("pager-{}@example.com", uuid::Uuid::new_v4().simple()),
-            email_verified: true,
-            password_hash: None,
-            name: "Pager".into(),
-            surname: "Only".into(),
-            role: Role::Notify,
-            audit: roster_server::app::audit::Actor::default().event("member.added", "customer", Some(id.0), json!({})),
-            now: roster_core::clock::now(),
-        })
-        .await
-        .unwrap();
-    id
+    app.insert_member(owner, &fresh_address("pager"), None, ("Pager", "Only"), Role::Notify).await
 }
 
 dual_test! {

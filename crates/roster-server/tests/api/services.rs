@@ -1,18 +1,11 @@
 //! `/v1/service`, `/v1/services` and `/v1/team-service`: services owned by
 //! teams, who may manage them, the plan's limit, and tenant isolation.
 
-use crate::api_keys::{assert_invalid, time_of};
+use crate::api_keys::assert_invalid;
 use crate::helpers::*;
 use roster_core::ids::TeamId;
 use roster_core::role::Role;
 use serde_json::{json, Value};
-
-/// Adds a team to `owner`'s organization that nobody belongs to yet.
-async fn add_team(app: &TestApp, owner: &Account, name: &str) -> TeamId {
-    let r = app.post("/v1/team", Some(&owner.token), json!({ "name": name })).await;
-    r.assert(201, None);
-    r.body["team_id"].as_str().unwrap().parse().unwrap()
-}
 
 async fn create(app: &TestApp, token: &str, name: &str, team: TeamId) -> Resp {
     app.post("/v1/service", Some(token), json!({ "name": name, "team_id": team.to_string() })).await
@@ -148,7 +141,7 @@ dual_test! {
         let manager = app.add_member(&owner, Role::Manager).await;
         let user = app.add_member(&owner, Role::User).await;
         let admin = app.add_member(&owner, Role::Admin).await;
-        let other_team = add_team(&app, &owner, "Payments").await;
+        let other_team = app.create_team(&owner.token, "Payments").await;
 
         // Their own team (the owner's first team, which add_member joined them to): allowed.
         let mine = created(&app, &manager.token, "Checkout", owner.team_id).await;
@@ -178,7 +171,7 @@ dual_test! {
 dual_test! {
     async fn a_service_moves_to_another_team(app) {
         let owner = app.signup().await;
-        let second_team = add_team(&app, &owner, "Payments").await;
+        let second_team = app.create_team(&owner.token, "Payments").await;
         let s = created(&app, &owner.token, "Checkout", owner.team_id).await;
         let other = created(&app, &owner.token, "Billing", owner.team_id).await;
         assert_eq!(list(&app, &owner.token, &format!("?team_id={second_team}")).await["total_count"], 0);

@@ -1,93 +1,11 @@
 //! `/v1/team…`: creating, listing, renaming and deleting teams, their members,
 //! changing a member's role or team, and the rules that guard them.
 
-use crate::api_keys::{assert_invalid, time_of};
+use crate::api_keys::assert_invalid;
 use crate::helpers::*;
-use roster_core::ids::{CustomerId, OrganizationId, TeamId};
+use roster_core::ids::CustomerId;
 use roster_core::role::Role;
 use serde_json::{json, Value};
-
-/// Runs `$body` with `$conn` connected straight to the app's database: for
-/// fixtures the API has no route for (rows it never lets a caller write).
-macro_rules! on_db {
-    ($app:expr, |$conn:ident| $body:expr) => {{
-        use sqlx::Connection;
-        let url = $app.config.database_url();
-        match $app.backend {
-            Backend::Sqlite => {
-                let mut $conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-                $body
-            }
-            Backend::Postgres => {
-                let mut $conn = sqlx::PgConnection::connect(&url).await.unwrap();
-                $body
-            }
-        }
-    }};
-}
-
-/// A service owned by `team`, written directly (the services API is not what is tested here).
-pub(crate) async fn insert_service(app: &TestApp, org: OrganizationId, team: TeamId) {
-    let now = roster_core::clock::now();
-    on_db!(app, |conn| {
-        sqlx::query(
-            "INSERT INTO services (id, organization_id, team_id, name, resource_count, heartbeat_count,
-                                   created_at, updated_at)
-             VALUES ($1, $2, $3, 'api', 0, 0, $4, $4)",
-        )
-        .bind(uuid::Uuid::now_v7())
-        .bind(org.0)
-        .bind(team.0)
-        .bind(now)
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    })
-}
-
-/// Gives `customer` the role `role` on their record and every membership, as
-/// an ownership transfer would: the API never grants `root` by a role change.
-pub(crate) async fn set_role(app: &TestApp, customer: CustomerId, role: Role) {
-    on_db!(app, |conn| {
-        for table in ["customers", "memberships"] {
-            let column = if table == "customers" { "id" } else { "customer_id" };
-            sqlx::query(&format!("UPDATE {table} SET role = $1 WHERE {column} = $2"))
-                .bind(role.as_str())
-                .bind(customer.0)
-                .execute(&mut conn)
-                .await
-                .unwrap();
-        }
-    })
-}
-
-/// A second membership for `customer`, in `team` (only invitations make these through the API).
-pub(crate) async fn add_membership(app: &TestApp, org: OrganizationId, team: &str, customer: CustomerId, role: Role) {
-    let now = roster_core::clock::now();
-    let team: uuid::Uuid = team.parse().unwrap();
-    on_db!(app, |conn| {
-        sqlx::query(
-            "INSERT INTO memberships (id, organization_id, team_id, customer_id, role, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $6)",
-        )
-        .bind(uuid::Uuid::now_v7())
-        .bind(org.0)
-        .bind(team)
-        .bind(customer.0)
-        .bind(role.as_str())
-        .bind(now)
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    })
-}
-
-/// Creates a team as `token`, answering its id.
-pub(crate) async fn create_team(app: &TestApp, token: &str, name: &str) -> String {
-    let r = app.post("/v1/team", Some(token), json!({ "name": name })).await;
-    r.assert(201, None);
-    r.body["team_id"].as_str().unwrap().to_owned()
-}
 
 pub(crate) fn member_path(team: impl std::fmt::Display, member: CustomerId) -> String {
     format!("/v1/team/{team}/member/{member}")
@@ -200,16 +118,16 @@ dual_test! {
 dual_test! {
     async fn team_names_are_unique_in_an_organization(app) {
         let owner = app.signup().await;
-        let ops = create_team(&app, &owner.token, "Ops Team").await;
+        let ops = app.create_team(&owner.token, "Ops Team").await;
         for taken in ["Ops Team", " ops  team ", "OPS TEAM"] {
             let r = app.post("/v1/team", Some(&owner.token), json!({ "name": taken })).await;
             r.assert(409, Some("CONFLICT"));
             assert!(r.body["detail"].as_str().unwrap().contains("already exists"), "{}", r.text);
         }
         let other = app.signup().await;
-        create_team(&app, &other.token, "Ops Team").await;
+        app.create_team(&other.token, "Ops Team").await;
 
-        let dev = create_team(&app, &owner.token, "Dev").await;
+        let dev = app.create_team(&owner.token, "Dev").await;
         app.put(&format!("/v1/team/{dev}"), &owner.token, json!({ "name": "ops team" })).await.assert(409, Some("CONFLICT"));
         let r = app.put(&format!("/v1/team/{ops}"), &owner.token, json!({ "name": "OPS team" })).await;
         r.assert(200, None);
@@ -223,13 +141,13 @@ dual_test! {
     async fn the_plan_limits_how_many_teams_there_are(app) {
         let app = TestApp::spawn_with(app.backend, |c| c.plans.get_mut("free").unwrap().teams = 2).await.unwrap();
         let owner = app.signup().await;
-        let second = create_team(&app, &owner.token, "Second").await;
+        let second = app.create_team(&owner.token, "Second").await;
         let r = app.post("/v1/team", Some(&owner.token), json!({ "name": "Third" })).await;
         r.assert(403, Some("PLAN_LIMIT_REACHED"));
         assert!(r.body["detail"].as_str().unwrap().contains("2 teams"), "{}", r.text);
         assert_eq!(all(&app, "/v1/teams", &owner.token).await.len(), 2);
         app.delete(&format!("/v1/team/{second}"), &owner.token, None).await.assert(200, None);
-        create_team(&app, &owner.token, "Third").await;
+        app.create_team(&owner.token, "Third").await;
     }
 }
 
@@ -240,7 +158,7 @@ dual_test! {
         let mut names = vec!["Default team".to_owned()];
         for i in 1..=11 {
             names.push(format!("Team {i:02}"));
-            create_team(&app, &owner.token, &names[i]).await;
+            app.create_team(&owner.token, &names[i]).await;
         }
         let r = app.get("/v1/teams?limit=5", &owner.token).await;
         r.assert(200, None);
@@ -326,21 +244,21 @@ dual_test! {
         let user = app.add_member(&owner, Role::User).await;
         let admin = app.add_member(&owner, Role::Admin).await;
         let elsewhere = app.add_member(&owner, Role::User).await;
-        let other_team = create_team(&app, &owner.token, "Elsewhere").await;
+        let other_team = app.create_team(&owner.token, "Elsewhere").await;
         let move_away = json!({ "new_team_id": other_team });
         app.patch(&member_path(owner.team_id, elsewhere.customer_id), &owner.token, move_away).await.assert(200, None);
 
         // Not their team: refused, and nothing changes.
         let r = app.put(&format!("/v1/team/{other_team}"), &manager.token, json!({ "name": "Taken over" })).await;
         r.assert(403, Some("FORBIDDEN"));
-        let m = member_path(&other_team, elsewhere.customer_id);
+        let m = member_path(other_team, elsewhere.customer_id);
         app.patch(&m, &manager.token, json!({ "role": "viewer" })).await.assert(403, Some("FORBIDDEN"));
         app.delete(&m, &manager.token, None).await.assert(403, Some("FORBIDDEN"));
         let into_other = json!({ "new_team_id": other_team });
         let on_user = member_path(owner.team_id, user.customer_id);
         app.patch(&on_user, &manager.token, into_other).await.assert(403, Some("FORBIDDEN"));
         assert_eq!(all(&app, "/v1/teams", &owner.token).await[1]["name"], "Elsewhere");
-        assert_eq!(team_member_ids(&app, &owner.token, &other_team).await, [elsewhere.customer_id.to_string()]);
+        assert_eq!(team_member_ids(&app, &owner.token, other_team).await, [elsewhere.customer_id.to_string()]);
         assert_eq!(role_of(&app, &owner.token, elsewhere.customer_id).await, "user");
 
         // Their own team: allowed, within their own rank.
@@ -417,8 +335,8 @@ dual_test! {
     async fn members_move_between_teams(app) {
         let owner = app.signup().await;
         let user = app.add_member(&owner, Role::User).await;
-        let x = create_team(&app, &owner.token, "X").await;
-        let y = create_team(&app, &owner.token, "Y").await;
+        let x = app.create_team(&owner.token, "X").await;
+        let y = app.create_team(&owner.token, "Y").await;
         let theirs = |list: Vec<Value>| -> Vec<Value> {
             list.into_iter().filter(|m| m["customer_id"] == user.customer_id.to_string()).collect()
         };
@@ -429,29 +347,29 @@ dual_test! {
         assert_eq!(r.body["customer_id"], user.customer_id.to_string());
         assert_eq!(r.body["role"], "user");
         assert_eq!(team_member_ids(&app, &owner.token, owner.team_id).await, [owner.customer_id.to_string()]);
-        assert_eq!(team_member_ids(&app, &owner.token, &x).await, [user.customer_id.to_string()]);
+        assert_eq!(team_member_ids(&app, &owner.token, x).await, [user.customer_id.to_string()]);
         let after = theirs(all(&app, "/v1/memberships", &owner.token).await).remove(0);
         assert_eq!((&after["id"], &after["team_id"]), (&before["id"], &json!(x)), "the membership moved");
         assert!(time_of(&after["updated_at"]) > time_of(&before["updated_at"]));
 
         // Naming the current team means "stay".
-        app.patch(&member_path(&x, user.customer_id), &owner.token, json!({ "new_team_id": x })).await.assert(200, None);
-        assert_eq!(team_member_ids(&app, &owner.token, &x).await, [user.customer_id.to_string()]);
+        app.patch(&member_path(x, user.customer_id), &owner.token, json!({ "new_team_id": x })).await.assert(200, None);
+        assert_eq!(team_member_ids(&app, &owner.token, x).await, [user.customer_id.to_string()]);
         let nowhere = json!({ "new_team_id": uuid::Uuid::now_v7() });
-        app.patch(&member_path(&x, user.customer_id), &owner.token, nowhere).await.assert(404, Some("NOT_FOUND"));
+        app.patch(&member_path(x, user.customer_id), &owner.token, nowhere).await.assert(404, Some("NOT_FOUND"));
 
-        add_membership(&app, owner.organization_id, &y, user.customer_id, Role::User).await;
-        let r = app.patch(&member_path(&x, user.customer_id), &owner.token, json!({ "new_team_id": y })).await;
+        app.add_membership(owner.organization_id, y, user.customer_id, Role::User).await;
+        let r = app.patch(&member_path(x, user.customer_id), &owner.token, json!({ "new_team_id": y })).await;
         r.assert(409, Some("CONFLICT"));
-        assert_eq!(team_member_ids(&app, &owner.token, &x).await, [user.customer_id.to_string()], "nothing moved");
+        assert_eq!(team_member_ids(&app, &owner.token, x).await, [user.customer_id.to_string()], "nothing moved");
 
         // A role and a move at once; the role reaches every membership.
         let both = json!({ "role": "viewer", "new_team_id": owner.team_id });
-        let r = app.patch(&member_path(&x, user.customer_id), &owner.token, both).await;
+        let r = app.patch(&member_path(x, user.customer_id), &owner.token, both).await;
         r.assert(200, None);
         assert_eq!(r.body["role"], "viewer");
         assert!(team_member_ids(&app, &owner.token, owner.team_id).await.contains(&user.customer_id.to_string()));
-        assert!(team_member_ids(&app, &owner.token, &x).await.is_empty());
+        assert!(team_member_ids(&app, &owner.token, x).await.is_empty());
         let memberships = theirs(all(&app, "/v1/memberships", &owner.token).await);
         assert_eq!(memberships.len(), 2);
         assert!(memberships.iter().all(|m| m["role"] == "viewer"), "{memberships:?}");
@@ -481,13 +399,12 @@ dual_test! {
     async fn a_team_that_owns_services_is_deleted_only_with_cascade(app) {
         let owner = app.signup().await;
         let user = app.add_member(&owner, Role::User).await;
-        let team = create_team(&app, &owner.token, "Payments").await;
+        let team = app.create_team(&owner.token, "Payments").await;
         let move_in = json!({ "new_team_id": team });
         app.patch(&member_path(owner.team_id, user.customer_id), &owner.token, move_in).await.assert(200, None);
-        let team_id: TeamId = team.parse().unwrap();
-        insert_service(&app, owner.organization_id, team_id).await;
-        insert_service(&app, owner.organization_id, team_id).await;
-        insert_service(&app, owner.organization_id, owner.team_id).await;
+        app.insert_service(owner.organization_id, team).await;
+        app.insert_service(owner.organization_id, team).await;
+        app.insert_service(owner.organization_id, owner.team_id).await;
         let count = |rows: &[(&str, i64)], table: &str| rows.iter().find(|(t, _)| *t == table).unwrap().1;
         let before = app.store.count_rows_for(owner.organization_id, user.customer_id).await.unwrap();
         assert_eq!(count(&before, "services"), 3);
@@ -513,7 +430,7 @@ dual_test! {
         assert_eq!(count(&after, "customer.memberships"), 0, "the team's memberships went with it");
         assert_eq!(count(&after, "memberships"), 1);
         app.get("/v1/customer", &user.token).await.assert(200, None);
-        let audit = app.store.audit_events_for_target(team_id.0).await.unwrap();
+        let audit = app.store.audit_events_for_target(team.0).await.unwrap();
         let deleted = audit.iter().find(|e| e.action == "team.deleted").unwrap();
         assert_eq!((deleted.data.0["cascade"].as_bool(), deleted.data.0["deleted_services"].as_i64()), (Some(true), Some(2)));
     }

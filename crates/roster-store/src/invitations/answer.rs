@@ -3,7 +3,7 @@
 //! their password) and declining it.
 
 use super::{InvitationRow, INVITATION_COLUMNS, STATUS_ACCEPTED, STATUS_DECLINED};
-use crate::customers::lock_organization_sql;
+use crate::teams::lock_organization;
 use crate::{dispatch, NewAuditEvent, Store, StoreResult};
 use roster_core::ids::*;
 use roster_core::message::NewMessage;
@@ -136,14 +136,12 @@ impl Store {
         acc: &AcceptInvitation,
         notice: impl FnOnce(AcceptedNotice<'_>) -> NewMessage + Send,
     ) -> Result<AcceptOutcome, Error> {
-        let lock = lock_organization_sql(self.dialect());
+        let dialect = self.dialect();
         let org = acc.organization_id;
         let r: StoreResult<Result<AcceptOutcome, Error>> = dispatch!(self, write, |pool| {
             async {
             let mut tx = crate::begin_write(pool).await?;
-            if let Some(sql) = lock {
-                sqlx::query(sql).bind(org.0).execute(&mut *tx).await?;
-            }
+            lock_organization!(&mut *tx, dialect, org);
             let inv = usable_invitation!(&mut *tx, org, acc.invitation_id, &acc.token_hash, acc.now);
             let account: Option<(Uuid, Uuid, String, String, String)> =
                 sqlx::query_as("SELECT id, organization_id, name, surname, role FROM customers WHERE email = $1")

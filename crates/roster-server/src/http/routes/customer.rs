@@ -1,6 +1,7 @@
 //! `/v1/customer`: the customer's own profile (the seed's Customer Management).
 
 use super::auth::{own_customer, parse_code, CodeRequest, CodeSent};
+use super::organization::{limits, plan_limits};
 use crate::app::accounts;
 use crate::app::audit::Actor;
 use crate::http::extract::{act, ApiJson, ApiPath, Auth, ClientIp, Credential, RequestId};
@@ -117,13 +118,7 @@ impl CustomerView {
 }
 
 fn profile(state: &AppState, p: ProfileRow) -> Result<CustomerProfile, Error> {
-    let plan = state
-        .config()
-        .plans
-        .get(&p.organization.plan)
-        .or_else(|| state.config().plans.get(&state.config().default_plan))
-        .copied()
-        .ok_or_else(|| Error::internal(format!("plan `{}` is not configured", p.organization.plan)))?;
+    let plan = plan_limits(state, &p.organization.plan)?;
     Ok(CustomerProfile {
         customer: CustomerView::from_row(p.customer),
         team: p.team.map(|t| TeamRef { id: t.id, name: t.name }),
@@ -134,12 +129,7 @@ fn profile(state: &AppState, p: ProfileRow) -> Result<CustomerProfile, Error> {
             plan: p.organization.plan,
             trial_ends_at: p.organization.trial_ends_at,
         },
-        limits: Limits {
-            teams: LimitUsage { limit: plan.teams, used: p.usage.teams },
-            members: LimitUsage { limit: plan.members, used: p.usage.members },
-            services: LimitUsage { limit: plan.services, used: p.usage.services },
-            notification_channels_per_owner: PerOwnerLimit { limit: plan.channels_per_owner },
-        },
+        limits: limits(plan, p.usage),
     })
 }
 
@@ -405,10 +395,5 @@ pub(crate) fn actor<A: crate::http::extract::RequiredAction>(
     request_id: Option<String>,
     ip: std::net::IpAddr,
 ) -> Actor {
-    Actor {
-        organization_id: Some(auth.organization_id),
-        customer_id: Some(auth.customer_id),
-        request_id,
-        ip: Some(ip.to_string()),
-    }
+    Actor::new(auth.organization_id, Some(auth.customer_id), request_id, ip)
 }

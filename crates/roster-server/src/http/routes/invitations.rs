@@ -9,6 +9,7 @@
 mod public;
 
 use super::customer::actor;
+use super::organization::plan_limits;
 use crate::http::extract::{act, ApiJson, ApiPath, ApiQuery, Auth, ClientIp, RequestId, RequiredAction};
 use crate::http::pagination::{PageParams, Paged};
 use crate::http::problem::{ApiResult, Problem};
@@ -19,7 +20,6 @@ use axum::Json;
 use roster_core::email::EmailAddress;
 use roster_core::ids::*;
 use roster_core::message::{NewMessage, Template, Transport};
-use roster_core::plan::PlanLimits;
 use roster_core::policy;
 use roster_core::role::Role;
 use roster_core::secret::{generate_token, TokenKind};
@@ -159,17 +159,6 @@ async fn managed_team<A: RequiredAction>(
 
 async fn team_of<A: RequiredAction>(state: &AppState, auth: &Auth<A>, team: TeamId) -> Result<InvitationTeam, Error> {
     state.store().invitation_team(auth.organization_id, team, auth.customer_id).await?.ok_or(Error::NotFound("team"))
-}
-
-/// The limits of `plan`, or of the default plan for one no longer configured.
-fn plan_limits(state: &AppState, plan: &str) -> Result<PlanLimits, Error> {
-    let config = state.config();
-    config
-        .plans
-        .get(plan)
-        .or_else(|| config.plans.get(&config.default_plan))
-        .copied()
-        .ok_or_else(|| Error::internal(format!("plan `{plan}` is not configured")))
 }
 
 /// The email that carries an invitation's link; the token is the message's secret.

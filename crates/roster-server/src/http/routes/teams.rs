@@ -5,12 +5,12 @@
 //! standing, after the objects were found.
 
 use super::customer::actor;
-use crate::http::extract::{act, ApiJson, ApiPath, ApiQuery, Auth, ClientIp, RequestId};
+use super::organization::plan_limits;
+use crate::http::extract::{act, ApiJson, ApiPath, ApiPathPair, ApiQuery, Auth, ClientIp, RequestId};
 use crate::http::pagination::{PageParams, Paged};
-use crate::http::problem::{ApiError, ApiResult, Problem};
+use crate::http::problem::{ApiResult, Problem};
 use crate::state::AppState;
-use axum::extract::{FromRequestParts, RawPathParams, State};
-use axum::http::request::Parts;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use roster_core::ids::*;
@@ -130,29 +130,6 @@ pub struct TeamMemberRemoved {
     pub message: String,
 }
 
-/// `{id}` and `{memberId}` of a team member's path; an id that is not a UUID is a 422 naming it.
-pub struct MemberPath {
-    pub team: TeamId,
-    pub member: CustomerId,
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for MemberPath {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let params = RawPathParams::from_request_parts(parts, state).await.map_err(|_| ApiError::NotFound)?;
-        let mut errors = FieldErrors::default();
-        let mut id = |name: &str| {
-            let raw = params.iter().find(|(n, _)| *n == name).map(|(_, v)| v).unwrap_or_default();
-            errors
-                .check(name, uuid::Uuid::parse_str(raw).map_err(|_| FieldProblem::new("invalid_id", "must be a UUID")))
-        };
-        let (team, member) = (id("id"), id("memberId"));
-        errors.finish()?;
-        Ok(MemberPath { team: TeamId(team.expect("checked")), member: CustomerId(member.expect("checked")) })
-    }
-}
-
 fn team_name(raw: &str) -> Result<DisplayName, Error> {
     DisplayName::parse(raw).map_err(|p| p.at("name"))
 }
@@ -211,15 +188,7 @@ pub async fn create_team(
 ) -> ApiResult<(StatusCode, Json<TeamView>)> {
     let name = team_name(&body.name)?;
     let id = TeamId::new();
-    let config = state.config();
-    let max_teams = |plan: &str| {
-        config
-            .plans
-            .get(plan)
-            .or_else(|| config.plans.get(&config.default_plan))
-            .map(|limits| limits.teams)
-            .ok_or_else(|| Error::internal(format!("plan `{plan}` is not configured")))
-    };
+    let max_teams = |plan: &str| plan_limits(&state, plan).map(|limits| limits.teams);
     let audit =
         actor(&auth, request_id, ip).event("team.created", "team", Some(id.0), json!({ "name": name.as_str() }));
     let row = state
@@ -371,20 +340,20 @@ pub async fn remove_team_member(
     auth: Auth<act::MemberManage>,
     RequestId(request_id): RequestId,
     ClientIp(ip): ClientIp,
-    path: MemberPath,
+    ApiPathPair(team, member): ApiPathPair<TeamId, CustomerId>,
 ) -> ApiResult<Json<TeamMemberRemoved>> {
     let audit = actor(&auth, request_id, ip).event(
         "team.member_removed",
         "customer",
-        Some(path.member.0),
-        json!({ "team_id": path.team }),
+        Some(member.0),
+        json!({ "team_id": team }),
     );
     state
         .store()
         .remove_team_member(
             auth.organization_id,
-            path.team,
-            path.member,
+            team,
+            member,
             auth.customer_id,
             |facts| may_manage_member(facts, None),
             &audit,
@@ -422,7 +391,7 @@ pub async fn update_team_member(
     auth: Auth<act::MemberManage>,
     RequestId(request_id): RequestId,
     ClientIp(ip): ClientIp,
-    path: MemberPath,
+    ApiPathPair(team, member): ApiPathPair<TeamId, CustomerId>,
     ApiJson(body): ApiJson<UpdateMemberRequest>,
 ) -> ApiResult<Json<TeamMemberView>> {
     if body.role.is_none() && body.new_team_id.is_none() {
@@ -438,15 +407,15 @@ pub async fn update_team_member(
     let audit = actor(&auth, request_id, ip).event(
         "team.member_updated",
         "customer",
-        Some(path.member.0),
-        json!({ "team_id": path.team, "role": role, "new_team_id": new_team }),
+        Some(member.0),
+        json!({ "team_id": team, "role": role, "new_team_id": new_team }),
     );
     let row = state
         .store()
         .update_team_member(
             auth.organization_id,
-            path.team,
-            path.member,
+            team,
+            member,
             auth.customer_id,
             MemberChange { role, new_team },
             |facts| may_manage_member(facts, role),

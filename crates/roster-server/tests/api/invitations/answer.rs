@@ -120,7 +120,7 @@ dual_test! {
     async fn a_customer_of_the_organization_joins_with_their_password(app) {
         let owner = app.signup().await;
         let member = app.add_member(&owner, Role::User).await;
-        let ops = new_team(&app, &owner, "Ops").await;
+        let ops = app.create_team(&owner.token, "Ops").await;
         let (_, token) = invited(&app, &owner, ops, &member.email, Some("admin")).await;
         let r = open(&app, &token).await;
         r.assert(200, None);
@@ -154,7 +154,7 @@ dual_test! {
         let owner = app.signup().await;
         // Read before the invitation arrives: looking for that passes over other emails.
         let code = app.code_for(&owner.email).await;
-        let ops = new_team(&app, &owner, "Ops").await;
+        let ops = app.create_team(&owner.token, "Ops").await;
         let (_, token) = invited(&app, &owner, ops, &owner.email, None).await;
         let r = accept(&app, &token, json!({ "password": PASSWORD })).await;
         r.assert(403, Some("FORBIDDEN"));
@@ -174,7 +174,7 @@ dual_test! {
         let Some(app) = TestApp::spawn_with(app.backend, |c| c.login_max_failures = 2).await else { return };
         let owner = app.signup().await;
         let member = app.add_member(&owner, Role::User).await;
-        let ops = new_team(&app, &owner, "Ops").await;
+        let ops = app.create_team(&owner.token, "Ops").await;
         let (_, token) = invited(&app, &owner, ops, &member.email, None).await;
         for _ in 0..2 {
             accept(&app, &token, json!({ "password": "not the password" })).await.assert(401, Some("UNAUTHORIZED"));

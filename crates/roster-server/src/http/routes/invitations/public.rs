@@ -221,12 +221,7 @@ pub async fn accept_invitation(
     let customer_id = match &invitee {
         Invitee::Existing(id) | Invitee::New { customer_id: id, .. } => *id,
     };
-    let actor = Actor {
-        organization_id: Some(inv.organization_id),
-        customer_id: Some(customer_id),
-        request_id,
-        ip: Some(ip.to_string()),
-    };
+    let actor = Actor::new(inv.organization_id, Some(customer_id), request_id, ip);
     let new_account = matches!(invitee, Invitee::New { .. });
     let audit = actor.event(
         "invitation.accepted",
@@ -295,12 +290,8 @@ pub async fn decline_invitation(
         return Err(Error::Gone(why).into());
     }
     let inv = &found.invitation;
-    let actor = Actor {
-        organization_id: Some(inv.organization_id),
-        customer_id: found.account.as_ref().filter(|a| a.organization_id == inv.organization_id).map(|a| a.id),
-        request_id,
-        ip: Some(ip.to_string()),
-    };
+    let member = found.account.as_ref().filter(|a| a.organization_id == inv.organization_id).map(|a| a.id);
+    let actor = Actor::new(inv.organization_id, member, request_id, ip);
     let audit = actor.event("invitation.declined", "invitation", Some(inv.id), json!({ "team_id": inv.team_id }));
     state.store().decline_invitation(inv.organization_id, inv.id, &state.key().hash_token(&token), &audit, now).await?;
     Ok(Json(InvitationMessage { message: format!("you declined the invitation to {}", found.team_name) }))
