@@ -4,6 +4,7 @@
 //! carries (a verification code, an invitation link's token) is kept apart
 //! from the rest so the outbox can forget it once the message is settled.
 
+use crate::channel::ChannelType;
 use serde::{Deserialize, Serialize};
 
 /// How a message travels.
@@ -11,19 +12,55 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "snake_case")]
 pub enum Transport {
     Email,
+    Sms,
+    Voice,
+    Webhook,
+    Slack,
+    Discord,
+    MsTeams,
+    PagerDuty,
+    PushNotification,
 }
 
 impl Transport {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Transport::Email => "email",
-        }
+        ChannelType::from(self).as_str()
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "email" => Some(Transport::Email),
-            _ => None,
+        ChannelType::parse(s).ok().map(Self::from)
+    }
+}
+
+/// A channel is reached through the transport of the same name.
+impl From<ChannelType> for Transport {
+    fn from(t: ChannelType) -> Self {
+        match t {
+            ChannelType::Email => Transport::Email,
+            ChannelType::Sms => Transport::Sms,
+            ChannelType::Voice => Transport::Voice,
+            ChannelType::Webhook => Transport::Webhook,
+            ChannelType::Slack => Transport::Slack,
+            ChannelType::Discord => Transport::Discord,
+            ChannelType::MsTeams => Transport::MsTeams,
+            ChannelType::PagerDuty => Transport::PagerDuty,
+            ChannelType::PushNotification => Transport::PushNotification,
+        }
+    }
+}
+
+impl From<Transport> for ChannelType {
+    fn from(t: Transport) -> Self {
+        match t {
+            Transport::Email => ChannelType::Email,
+            Transport::Sms => ChannelType::Sms,
+            Transport::Voice => ChannelType::Voice,
+            Transport::Webhook => ChannelType::Webhook,
+            Transport::Slack => ChannelType::Slack,
+            Transport::Discord => ChannelType::Discord,
+            Transport::MsTeams => ChannelType::MsTeams,
+            Transport::PagerDuty => ChannelType::PagerDuty,
+            Transport::PushNotification => ChannelType::PushNotification,
         }
     }
 }
@@ -44,6 +81,10 @@ pub enum Template {
     InvitationAccepted,
     /// Tells a member that an owner offered them ownership of the organization.
     OwnershipOffered,
+    /// The code that proves a notification channel reaches its owner; sent through the channel itself.
+    ChannelVerification,
+    /// A clearly marked test message, sent through a channel on request.
+    ChannelTest,
 }
 
 impl Template {
@@ -55,6 +96,8 @@ impl Template {
             Template::InvitationReminder => "invitation_reminder",
             Template::InvitationAccepted => "invitation_accepted",
             Template::OwnershipOffered => "ownership_offered",
+            Template::ChannelVerification => "channel_verification",
+            Template::ChannelTest => "channel_test",
         }
     }
 
@@ -66,6 +109,8 @@ impl Template {
             "invitation_reminder" => Some(Template::InvitationReminder),
             "invitation_accepted" => Some(Template::InvitationAccepted),
             "ownership_offered" => Some(Template::OwnershipOffered),
+            "channel_verification" => Some(Template::ChannelVerification),
+            "channel_test" => Some(Template::ChannelTest),
             _ => None,
         }
     }

@@ -62,6 +62,9 @@ actions! {
     OwnershipAccept => (CustomersWrite, Viewer, "the person offered ownership accepts it themselves"),
     ServiceRead => (ServicesRead, Viewer, "everyone in the organization sees its services"),
     ServiceManage => (ServicesWrite, Manager, "a team's managers manage the services it owns; admins and owners any"),
+    ChannelRead => (ChannelsRead, Viewer, "everyone reads their own channels and their organization's team channels"),
+    ChannelManage => (ChannelsWrite, User, "people manage their own channels; a team's managers, admins and owners its team channels"),
+    DeliveryRead => (DeliveriesRead, Viewer, "whoever may read a channel may read what was sent through it"),
 }
 
 impl Action {
@@ -85,6 +88,18 @@ pub fn can_act_on(actor: Role, target: Role) -> bool {
     } else {
         actor >= target
     }
+}
+
+/// Whether someone may read a customer's personal channels: their own, or
+/// anyone's in their organization as an admin or owner (to see who is reachable).
+pub fn can_read_personal_channels(role: Role, is_self: bool) -> bool {
+    is_self || role >= Role::Admin
+}
+
+/// Whether someone may change a customer's personal channels: only their own.
+/// An address someone is woken up on is theirs to give.
+pub fn can_manage_personal_channels(is_self: bool) -> bool {
+    is_self
 }
 
 /// Whether `actor` may give someone the role `new`. Nobody grants above their
@@ -133,5 +148,9 @@ mod tests {
         assert!(can_grant(Role::Admin, Role::Admin).is_ok());
         assert!(can_grant(Role::Manager, Role::Admin).is_err());
         assert!(can_grant(Role::Root, Role::Root).is_err());
+        assert!(can_read_personal_channels(Role::User, true));
+        assert!(!can_read_personal_channels(Role::Manager, false));
+        assert!(can_read_personal_channels(Role::Admin, false));
+        assert!(!can_manage_personal_channels(false));
     }
 }

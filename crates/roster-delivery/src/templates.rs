@@ -64,6 +64,8 @@ embedded! {
     InvitationReminder => "invitation_reminder",
     InvitationAccepted => "invitation_accepted",
     OwnershipOffered => "ownership_offered",
+    ChannelVerification => "channel_verification",
+    ChannelTest => "channel_test",
 }
 
 /// Data and secret a template is rendered with at start-up: every variable it reads.
@@ -94,6 +96,19 @@ fn sample(template: Template) -> (serde_json::Value, Option<&'static str>) {
         ),
         Template::OwnershipOffered => (
             json!({ "name": "Sample", "from_name": "Sample Owner", "organization_name": "Sample Inc", "expires_in_days": 7 }),
+            None,
+        ),
+        Template::ChannelVerification => (
+            json!({ "channel_label": "the sms channel +14155550100", "owner_name": "Sample", "expires_in_minutes": 15 }),
+            Some("000000"),
+        ),
+        Template::ChannelTest => (
+            json!({
+                "channel_label": "the sms channel +14155550100",
+                "owner_name": "Sample",
+                "sent_at": "2026-01-01T00:00:00Z",
+                "requested_by": "Sample Requester",
+            }),
             None,
         ),
     }

@@ -254,6 +254,7 @@ impl Inner {
             .map_err(|e| SendError::Permanent { class: "render", detail: e.to_string() })?;
         match transport {
             Transport::Email => self.mailer.send(message.id, &message.recipient, &email).await,
+            other => Err(unsupported(format!("no sender is configured for `{}`", other.as_str()))),
         }
     }
 }
