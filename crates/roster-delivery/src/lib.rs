@@ -6,17 +6,20 @@
 //! settles each attempt; transient failures are retried on the
 //! [`RetryPolicy`]'s schedule, then given up on.
 //!
-//! [`transports`] holds the HTTP senders (webhooks, chat, SMS and voice,
-//! PagerDuty, push), not yet wired into the worker.
+//! Notification channels' messages go through the [`transports`] (webhooks,
+//! chat, SMS and voice, PagerDuty, push), built once as [`ChannelSenders`].
 
+mod dispatch;
 mod mailer;
 mod retry;
+mod senders;
 mod templates;
 pub mod transports;
 mod worker;
 
 pub use mailer::{Mailer, MailerConfig, MailerError, SendError};
 pub use retry::RetryPolicy;
+pub use senders::{ChannelConfig, ChannelSenders};
 pub use templates::{RenderError, RenderedEmail, Templates};
 pub use transports::{Delivered, HttpClient, HttpConfig, HttpConfigError, TransportError};
 pub use worker::{Worker, WorkerConfig};

@@ -52,6 +52,12 @@ impl RetryPolicy {
         Some(base.mul_f64(factor))
     }
 
+    /// The longest delay the schedule has: a receiver asking for a longer
+    /// wait (`Retry-After`) gets this one.
+    pub fn max_delay(&self) -> Duration {
+        self.schedule.iter().copied().max().unwrap_or(Duration::ZERO)
+    }
+
     /// How many attempts a message gets in all.
     pub fn max_attempts(&self) -> usize {
         self.schedule.len()
@@ -79,6 +85,7 @@ mod tests {
         let secs: Vec<u64> = (0..8).map(|n| p.next_delay(n).unwrap().as_secs()).collect();
         assert_eq!(secs, [0, 5, 300, 1800, 7200, 18000, 36000, 36000]);
         assert_eq!(p.max_attempts(), 8);
+        assert_eq!(p.max_delay(), Duration::from_secs(36000));
         assert!(p.validate().is_ok());
     }
 

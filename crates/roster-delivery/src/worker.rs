@@ -5,7 +5,9 @@
 //! each message theirs alone while they hold it, and a worker that dies
 //! mid-send only delays its messages until the lease runs out.
 
-use crate::{Mailer, RetryPolicy, SendError, Templates};
+use crate::dispatch::{self, Outgoing};
+use crate::transports::TransportError;
+use crate::{ChannelSenders, Mailer, RetryPolicy, Templates};
 use roster_core::clock;
 use roster_core::message::{Template, Transport};
 use roster_store::{AttemptRecord, ClaimedMessage, Store, StoreError};
@@ -41,6 +43,8 @@ impl Default for WorkerConfig {
     }
 }
 
+/// The outbox kind of a test message, which is tried once.
+const TEST_KIND: &str = "test";
 /// How much longer than a send the lease must be: settling takes a moment too.
 const LEASE_MARGIN: Duration = Duration::from_secs(5);
 /// The least the worker waits when a message is due but could not be claimed
@@ -51,7 +55,8 @@ const MIN_WAIT: Duration = Duration::from_millis(100);
 const FAR: Duration = Duration::from_secs(365 * 24 * 3600);
 
 impl WorkerConfig {
-    /// Checks the settings; `send_timeout` bounds one send (the SMTP timeout).
+    /// Checks the settings; `send_timeout` bounds one send (the longer of the
+    /// SMTP and HTTP timeouts).
     pub fn validate(&self, send_timeout: Duration) -> Result<(), String> {
         if self.poll_interval.is_zero() {
             return Err("the outbox poll interval must be more than zero".into());
@@ -79,6 +84,7 @@ pub struct Worker {
 struct Inner {
     store: Store,
     mailer: Arc<Mailer>,
+    senders: Arc<ChannelSenders>,
     templates: Arc<Templates>,
     cfg: WorkerConfig,
     permits: Arc<Semaphore>,
@@ -97,12 +103,13 @@ impl Worker {
     pub fn new(
         store: Store,
         mailer: Arc<Mailer>,
+        senders: Arc<ChannelSenders>,
         templates: Arc<Templates>,
         cfg: WorkerConfig,
         wake: Arc<Notify>,
     ) -> Self {
         let permits = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
-        Self { inner: Arc::new(Inner { store, mailer, templates, cfg, permits }), wake }
+        Self { inner: Arc::new(Inner { store, mailer, senders, templates, cfg, permits }), wake }
     }
 
     /// Sends due messages until `shutdown`, then waits for the sends in
@@ -195,20 +202,23 @@ impl Inner {
         let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
         let now = clock::now();
         let (outcome, delay) = match &result {
-            Ok(()) => ("sent", None),
-            Err(SendError::Transient { .. }) => match self.cfg.retry.next_delay(message.attempts) {
+            Ok(_) => ("sent", None),
+            Err(e) => match self.retry_delay(&message, e) {
                 Some(delay) => ("retry", Some(delay)),
                 None => ("failed", None),
             },
-            Err(SendError::Permanent { .. }) => ("failed", None),
         };
         let error = result.as_ref().err();
+        let status_code = match &result {
+            Ok(status) => *status,
+            Err(e) => e.status(),
+        };
         let record = AttemptRecord {
             started_at,
             duration_ms,
             outcome,
-            status_code: None,
-            error_class: error.map(SendError::class),
+            status_code: status_code.map(i64::from),
+            error_class: error.map(TransportError::class),
             error_detail: error.map(|e| e.detail().to_owned()),
         };
         let next_attempt = delay.map(|d| later(now, d));
@@ -223,8 +233,8 @@ impl Inner {
                     message_id = %id, attempt, error_class = e.class(), error = e.detail(), retry_in = ?delay,
                     "outbox: send failed, will retry"
                 ),
-                (Some(e), None) if e.is_permanent() => tracing::warn!(
-                    message_id = %id, attempt, error_class = e.class(), error = e.detail(),
+                (Some(e), None) if e.is_permanent() || message.kind == TEST_KIND => tracing::warn!(
+                    message_id = %id, attempt, error_class = e.class(), error = e.detail(), kind = %message.kind,
                     "outbox: message failed permanently"
                 ),
                 (Some(e), None) => tracing::error!(
@@ -242,20 +252,34 @@ impl Inner {
         }
     }
 
-    async fn attempt(&self, message: &ClaimedMessage) -> Result<(), SendError> {
-        let unsupported = |detail: String| SendError::Permanent { class: "unsupported", detail };
+    /// When to try again after `error`, or `None` to give up: permanent
+    /// failures and test messages (tried once, so the requester sees at once
+    /// whether the channel works) are not retried. A receiver's `Retry-After`
+    /// pushes the next attempt back, up to the schedule's longest delay.
+    fn retry_delay(&self, message: &ClaimedMessage, error: &TransportError) -> Option<Duration> {
+        if error.is_permanent() || message.kind == TEST_KIND {
+            return None;
+        }
+        let delay = self.cfg.retry.next_delay(message.attempts)?;
+        Some(match error.retry_after() {
+            Some(asked) => delay.max(asked.min(self.cfg.retry.max_delay())),
+            None => delay,
+        })
+    }
+
+    /// Renders the message once and sends it; answers the receiver's status, if any.
+    async fn attempt(&self, message: &ClaimedMessage) -> Result<Option<u16>, TransportError> {
+        let unsupported = |detail: String| TransportError::permanent("unsupported", detail);
         let transport = Transport::parse(&message.transport)
             .ok_or_else(|| unsupported(format!("unknown transport `{}`", message.transport)))?;
         let template = Template::parse(&message.template)
             .ok_or_else(|| unsupported(format!("unknown template `{}`", message.template)))?;
-        let email = self
+        let rendered = self
             .templates
             .render(template, &message.data.0, message.secret.as_deref())
-            .map_err(|e| SendError::Permanent { class: "render", detail: e.to_string() })?;
-        match transport {
-            Transport::Email => self.mailer.send(message.id, &message.recipient, &email).await,
-            other => Err(unsupported(format!("no sender is configured for `{}`", other.as_str()))),
-        }
+            .map_err(|e| TransportError::permanent("render", e.to_string()))?;
+        let out = Outgoing { message, template, rendered };
+        dispatch::send(&self.mailer, &self.senders, transport, &out).await
     }
 }
 

@@ -3,7 +3,9 @@
 
 use roster_core::ids::*;
 use roster_core::message::{NewMessage, Template, Transport};
-use roster_delivery::{Mailer, MailerConfig, RetryPolicy, Templates, Worker, WorkerConfig};
+use roster_delivery::{
+    ChannelConfig, ChannelSenders, Mailer, MailerConfig, RetryPolicy, Templates, Worker, WorkerConfig,
+};
 use roster_store::{NewAuditEvent, NewSignup, OutboxCounts, Store, StoreOptions};
 use roster_testkit::{RejectMode, SmtpServer};
 use std::path::PathBuf;
@@ -109,8 +111,9 @@ fn worker(db: &TestDb, server: &SmtpServer, cfg: WorkerConfig) -> (Worker, Arc<N
     let mailer =
         Mailer::new(&MailerConfig::Smtp { url: server.url(), timeout: WAIT }, "Roster <roster@localhost>").unwrap();
     let templates = Templates::new("Roster", "http://localhost:8080").unwrap();
+    let senders = Arc::new(ChannelSenders::new(ChannelConfig::default()).unwrap());
     let wake = Arc::new(Notify::new());
-    let worker = Worker::new(db.store.clone(), Arc::new(mailer), Arc::new(templates), cfg, Arc::clone(&wake));
+    let worker = Worker::new(db.store.clone(), Arc::new(mailer), senders, Arc::new(templates), cfg, Arc::clone(&wake));
     (worker, wake)
 }
 

@@ -64,6 +64,73 @@ impl Default for WorkerSettings {
     }
 }
 
+/// Notification channels and the transports that reach them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChannelSettings {
+    /// Accept `http://` webhook URLs (development only).
+    pub allow_http_webhooks: bool,
+    /// Accept and deliver to private, loopback and link-local addresses (development and tests only).
+    pub allow_private_targets: bool,
+    pub http_connect_timeout_secs: u64,
+    /// Whole-request timeout for every HTTP transport.
+    pub http_timeout_secs: u64,
+    /// Most bytes read of a receiver's answer.
+    pub max_response_bytes: usize,
+    /// Base URLs that replace the host of stored Slack, Discord and Teams webhook URLs (tests, proxies).
+    pub slack_base_url: Option<String>,
+    pub discord_base_url: Option<String>,
+    pub msteams_base_url: Option<String>,
+    /// PagerDuty Events API; defaults to PagerDuty's own.
+    pub pagerduty_base_url: Option<String>,
+    /// The HTTP push gateway for `push-notification` channels; unset means push is unavailable.
+    pub push_gateway_url: Option<String>,
+    pub push_gateway_token: Option<Secret>,
+    /// A Twilio-compatible API for `sms` and `voice`; unset means those are unavailable.
+    pub twilio_base_url: Option<String>,
+    pub twilio_account_sid: Option<String>,
+    pub twilio_auth_token: Option<Secret>,
+    pub twilio_from_number: Option<String>,
+    /// Verification codes a channel may be sent per hour.
+    pub code_sends_per_hour: u32,
+    /// Test messages a channel may be sent per hour.
+    pub test_sends_per_hour: u32,
+}
+
+impl Default for ChannelSettings {
+    fn default() -> Self {
+        Self {
+            allow_http_webhooks: false,
+            allow_private_targets: false,
+            http_connect_timeout_secs: 5,
+            http_timeout_secs: 15,
+            max_response_bytes: 64 * 1024,
+            slack_base_url: None,
+            discord_base_url: None,
+            msteams_base_url: None,
+            pagerduty_base_url: None,
+            push_gateway_url: None,
+            push_gateway_token: None,
+            twilio_base_url: None,
+            twilio_account_sid: None,
+            twilio_auth_token: None,
+            twilio_from_number: None,
+            code_sends_per_hour: 5,
+            test_sends_per_hour: 10,
+        }
+    }
+}
+
+impl ChannelSettings {
+    /// The validation rules for channel values under these settings.
+    pub fn value_rules(&self) -> roster_core::channel::ValueRules {
+        roster_core::channel::ValueRules {
+            allow_http_webhooks: self.allow_http_webhooks,
+            allow_private_targets: self.allow_private_targets,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -125,6 +192,7 @@ pub struct Config {
     pub trial_days: u32,
     pub plans: BTreeMap<String, PlanLimits>,
     pub worker: WorkerSettings,
+    pub channels: ChannelSettings,
     /// Seconds between SQLite WAL checkpoints.
     pub sqlite_checkpoint_secs: u64,
 }
@@ -169,6 +237,7 @@ impl Default for Config {
             trial_days: 14,
             plans,
             worker: WorkerSettings::default(),
+            channels: ChannelSettings::default(),
             sqlite_checkpoint_secs: 30,
         }
     }
@@ -230,6 +299,12 @@ impl Config {
             self.worker.lease_secs,
             self.smtp_timeout_secs
         );
+        anyhow::ensure!(
+            self.worker.lease_secs >= self.channels.http_timeout_secs + 5,
+            "worker.lease_secs ({}) must exceed channels.http_timeout_secs ({}) by at least 5 s",
+            self.worker.lease_secs,
+            self.channels.http_timeout_secs
+        );
         if let Some(url) = &self.public_url {
             anyhow::ensure!(
                 url.starts_with("http://") || url.starts_with("https://"),
@@ -262,6 +337,7 @@ impl Config {
         if let Some(smtp) = &self.smtp_url {
             table.insert("smtp_url".into(), roster_store::redact_url(smtp.expose()).into());
         }
+        // Chat webhook base URLs carry no secret; Twilio's token and the push token are `Secret`s.
         Ok(toml::to_string_pretty(&value)?)
     }
 }

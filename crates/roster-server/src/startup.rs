@@ -5,7 +5,10 @@ use crate::config::Config;
 use crate::state::AppState;
 use anyhow::Context;
 use roster_core::secret::SecretKey;
-use roster_delivery::{Mailer, MailerConfig, RetryPolicy, Templates, Worker, WorkerConfig};
+use roster_delivery::transports::{HttpConfig, PushConfig, TwilioConfig, Url};
+use roster_delivery::{
+    ChannelConfig, ChannelSenders, Mailer, MailerConfig, RetryPolicy, Templates, Worker, WorkerConfig,
+};
 use roster_store::{Store, StoreOptions};
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
@@ -167,8 +170,49 @@ pub fn build_worker(config: &Config, store: Store, wake: Arc<Notify>) -> anyhow:
         concurrency: config.worker.concurrency,
         retry: RetryPolicy::default(),
     };
-    worker_config.validate(send_timeout).map_err(anyhow::Error::msg)?;
-    Ok(Worker::new(store, Arc::new(mailer), Arc::new(templates), worker_config, wake))
+    let senders = ChannelSenders::new(channel_config(config)?).context("invalid channel transport settings")?;
+    worker_config.validate(send_timeout.max(senders.send_timeout())).map_err(anyhow::Error::msg)?;
+    Ok(Worker::new(store, Arc::new(mailer), Arc::new(senders), Arc::new(templates), worker_config, wake))
+}
+
+/// The channel transports from `config.channels`. SMS and voice need every
+/// Twilio setting, push the gateway URL; without them those channels fail
+/// their sends as `not_configured`.
+fn channel_config(config: &Config) -> anyhow::Result<ChannelConfig> {
+    let c = &config.channels;
+    let url = |name: &str, value: &Option<String>| -> anyhow::Result<Option<Url>> {
+        value.as_deref().map(|v| Url::parse(v).with_context(|| format!("channels.{name} is not a URL"))).transpose()
+    };
+    let twilio = match (&c.twilio_account_sid, &c.twilio_auth_token, &c.twilio_from_number) {
+        (Some(sid), Some(token), Some(from)) => {
+            let mut twilio = TwilioConfig::new(sid.as_str(), token.expose(), from.as_str());
+            if let Some(base) = url("twilio_base_url", &c.twilio_base_url)? {
+                twilio.base_url = base;
+            }
+            Some(twilio)
+        }
+        _ => None,
+    };
+    let push = url("push_gateway_url", &c.push_gateway_url)?.map(|gateway_url| PushConfig {
+        gateway_url,
+        auth_token: c.push_gateway_token.as_ref().map(|t| t.expose().to_owned()),
+    });
+    Ok(ChannelConfig {
+        http: HttpConfig {
+            connect_timeout: Duration::from_secs(c.http_connect_timeout_secs),
+            timeout: Duration::from_secs(c.http_timeout_secs),
+            max_response_bytes: c.max_response_bytes,
+            allow_private_targets: c.allow_private_targets,
+            ..HttpConfig::default()
+        },
+        slack_base_url: url("slack_base_url", &c.slack_base_url)?,
+        discord_base_url: url("discord_base_url", &c.discord_base_url)?,
+        msteams_base_url: url("msteams_base_url", &c.msteams_base_url)?,
+        pagerduty_base_url: url("pagerduty_base_url", &c.pagerduty_base_url)?,
+        twilio,
+        push,
+        product_name: config.product_name.clone(),
+    })
 }
 
 /// Housekeeping on a timer: SQLite checkpoints (so the WAL stays bounded
@@ -216,4 +260,39 @@ pub async fn run_worker(config: Config, shutdown: impl Future<Output = ()> + Sen
     let _ = handle.await;
     store.close().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+
+    #[test]
+    fn channel_transports_come_from_the_channel_settings() {
+        let mut config = Config::default();
+        let c = channel_config(&config).unwrap();
+        assert!(c.twilio.is_none() && c.push.is_none(), "SMS, voice and push need settings");
+        assert_eq!(c.http.timeout, Duration::from_secs(config.channels.http_timeout_secs));
+
+        config.channels.twilio_account_sid = Some("AC123".into());
+        config.channels.twilio_auth_token = Some(Secret::new("tw-token"));
+        assert!(channel_config(&config).unwrap().twilio.is_none(), "a Twilio setting is missing");
+        config.channels.twilio_from_number = Some("+15550001111".into());
+        config.channels.twilio_base_url = Some("http://127.0.0.1:9/twilio".into());
+        config.channels.push_gateway_url = Some("https://push.example.com/send".into());
+        config.channels.push_gateway_token = Some(Secret::new("p-token"));
+        config.channels.slack_base_url = Some("http://127.0.0.1:9".into());
+        config.channels.allow_private_targets = true;
+        let c = channel_config(&config).unwrap();
+        let twilio = c.twilio.unwrap();
+        assert_eq!((twilio.base_url.as_str(), twilio.auth_token.as_str()), ("http://127.0.0.1:9/twilio", "tw-token"));
+        let push = c.push.unwrap();
+        assert_eq!(push.auth_token.as_deref(), Some("p-token"));
+        assert_eq!(c.slack_base_url.unwrap().as_str(), "http://127.0.0.1:9/");
+        assert!(c.http.allow_private_targets);
+
+        config.channels.discord_base_url = Some("not a url".into());
+        let err = channel_config(&config).unwrap_err().to_string();
+        assert!(err.contains("channels.discord_base_url"), "{err}");
+    }
 }

@@ -13,7 +13,9 @@
 
 mod accounts;
 mod audit;
+pub mod channels;
 mod customers;
+pub mod deliveries;
 mod error;
 pub mod invitations;
 pub mod members;

@@ -42,6 +42,10 @@ pub struct ClaimedMessage {
     pub recipient: String,
     pub data: sqlx::types::Json<serde_json::Value>,
     pub secret: Option<String>,
+    /// The notification channel the message goes through; `None` for account messages.
+    pub channel_id: Option<Uuid>,
+    /// `account`, `verification`, `test` or `alert`.
+    pub kind: String,
     /// Attempts so far, this one included.
     pub attempts: i64,
     pub lease_token: Uuid,
@@ -102,7 +106,7 @@ impl Store {
                 SELECT id FROM outbox
                 WHERE (status = 'pending' AND next_attempt_at <= $3) OR (status = 'sending' AND lease_expires_at <= $3)
                 ORDER BY next_attempt_at, id LIMIT $4 {lock})
-             RETURNING id, transport, template, recipient, data, secret, attempts, lease_token"
+             RETURNING id, transport, template, recipient, data, secret, channel_id, kind, attempts, lease_token"
         );
         Ok(dispatch!(self, write, |pool| {
             sqlx::query_as::<_, ClaimedMessage>(&sql)

@@ -37,6 +37,7 @@ pub use pagerduty::{PagerDutyAction, PagerDutySender, PagerDutySeverity, PagerDu
 pub use push::{PushConfig, PushNotification, PushSender};
 pub use roster_core::channel::is_forbidden_ip;
 pub use twilio::{TwilioConfig, TwilioSender};
+pub use url::Url;
 pub use webhook::{WebhookRequest, WebhookSender};
 
 /// `text` cut to at most `max` characters, ending in `…` when cut.

@@ -10,7 +10,7 @@ use reqwest::Method;
 #[derive(Clone, PartialEq, Eq)]
 pub struct WebhookRequest {
     pub url: String,
-    /// `GET`, `POST`, `PUT`, `PATCH` or `DELETE` (any case).
+    /// `GET`, `HEAD`, `POST`, `PUT`, `PATCH` or `DELETE` (any case).
     pub method: String,
     /// Sent as given, after the checks in [`WebhookSender::send`].
     pub headers: Vec<(String, String)>,
@@ -122,6 +122,7 @@ fn parse_method(method: &str) -> Option<Method> {
         "POST" => Some(Method::POST),
         "PUT" => Some(Method::PUT),
         "PATCH" => Some(Method::PATCH),
+        "HEAD" => Some(Method::HEAD),
         "DELETE" => Some(Method::DELETE),
         _ => None,
     }
@@ -151,6 +152,7 @@ mod tests {
     fn methods_are_a_short_list_in_any_case() {
         assert_eq!(parse_method("post"), Some(Method::POST));
         assert_eq!(parse_method("Delete"), Some(Method::DELETE));
+        assert_eq!(parse_method("HEAD"), Some(Method::HEAD));
         assert_eq!(parse_method("CONNECT"), None);
         assert_eq!(parse_method("TRACE"), None);
         assert_eq!(parse_method(""), None);

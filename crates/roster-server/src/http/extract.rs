@@ -179,6 +179,9 @@ pub mod act {
         OwnershipAccept,
         ServiceRead,
         ServiceManage,
+        ChannelRead,
+        ChannelManage,
+        DeliveryRead,
     );
 }
 

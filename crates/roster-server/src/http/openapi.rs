@@ -25,6 +25,8 @@ use utoipa_swagger_ui::SwaggerUi;
         (name = "invitations", description = "Inviting people to a team, and answering an invitation"),
         (name = "organization", description = "The organization, its people, ownership and status-page domains"),
         (name = "services", description = "Services owned by teams"),
+        (name = "channels", description = "Notification channels of customers and teams: verified, tested, switchable"),
+        (name = "deliveries", description = "What was sent through a channel, attempt by attempt"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]
@@ -58,6 +60,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(super::routes::invitations::router())
         .merge(super::routes::organization::router())
         .merge(super::routes::services::router())
+        .merge(super::routes::channels::router())
+        .merge(super::routes::deliveries::router())
         .merge(super::routes::health::documented())
 }
 

@@ -84,6 +84,31 @@ pub const ROUTES: &[RouteRule] = &[
     rule("PUT", "/v1/service/{id}", A(Action::ServiceManage)),
     rule("DELETE", "/v1/service/{id}", A(Action::ServiceManage)),
     rule("GET", "/v1/team-service/{id}", A(Action::ServiceRead)),
+    // Notification channels of a customer and of a team (routes/channels/).
+    rule("POST", "/v1/customer/{id}/notification-channel", A(Action::ChannelManage)),
+    rule("GET", "/v1/customer/{id}/notification-channels", A(Action::ChannelRead)),
+    rule("PUT", "/v1/customer/{id}/notification-channel", A(Action::ChannelManage)),
+    rule("PATCH", "/v1/customer/{id}/notification-channel", A(Action::ChannelManage)),
+    rule("DELETE", "/v1/customer/{id}/notification-channel", A(Action::ChannelManage)),
+    rule("PATCH", "/v1/customer/{id}/notification-channel/verification", A(Action::ChannelManage)),
+    rule("POST", "/v1/customer/{id}/notification-channel/verification/resend", A(Action::ChannelManage)),
+    rule("POST", "/v1/customer/{id}/notification-channel/test", A(Action::ChannelManage)),
+    rule("PUT", "/v1/customer/{id}/notification-channel/enabled", A(Action::ChannelManage)),
+    rule("PUT", "/v1/customer/{id}/notification-channels/order", A(Action::ChannelManage)),
+    rule("POST", "/v1/team/{id}/notification-channel", A(Action::ChannelManage)),
+    rule("GET", "/v1/team/{id}/notification-channels", A(Action::ChannelRead)),
+    rule("PUT", "/v1/team/{id}/notification-channel", A(Action::ChannelManage)),
+    rule("PATCH", "/v1/team/{id}/notification-channel", A(Action::ChannelManage)),
+    rule("DELETE", "/v1/team/{id}/notification-channel", A(Action::ChannelManage)),
+    rule("PATCH", "/v1/team/{id}/notification-channel/verification", A(Action::ChannelManage)),
+    rule("POST", "/v1/team/{id}/notification-channel/verification/resend", A(Action::ChannelManage)),
+    rule("POST", "/v1/team/{id}/notification-channel/test", A(Action::ChannelManage)),
+    rule("PUT", "/v1/team/{id}/notification-channel/enabled", A(Action::ChannelManage)),
+    rule("PUT", "/v1/team/{id}/notification-channels/order", A(Action::ChannelManage)),
+    rule("GET", "/v1/customer/quiet-hours", A(Action::ProfileRead)),
+    rule("PUT", "/v1/customer/quiet-hours", A(Action::ProfileWrite)),
+    // What was sent through a channel (routes/deliveries.rs).
+    rule("GET", "/v1/deliveries/{id}", A(Action::DeliveryRead)),
 ];
 
 /// The roles a matrix column is shown for (notify-only contacts cannot log in at all).

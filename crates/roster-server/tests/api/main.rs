@@ -5,8 +5,10 @@ mod helpers;
 
 mod api_keys;
 mod auth;
+mod channels;
 mod cli;
 mod customer;
+mod deliveries;
 mod invitations;
 mod members;
 mod organization;

@@ -2,7 +2,9 @@
 
 pub mod api_keys;
 pub mod auth;
+pub mod channels;
 pub mod customer;
+pub mod deliveries;
 pub mod health;
 pub mod invitations;
 pub mod members;

@@ -1,0 +1,101 @@
+//! How a channel is shown: secrets masked, mute judged at the time of asking.
+
+use super::stored_value;
+use roster_core::channel::{ChannelType, Mute, Suppress, WebhookConfig};
+use roster_core::Error;
+use roster_store::channels::ChannelRow;
+use serde::Serialize;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChannelView {
+    pub id: Uuid,
+    #[serde(rename = "type")]
+    pub channel_type: ChannelType,
+    /// Where alerts go; secret values (webhook URLs, keys, tokens) masked.
+    pub value: String,
+    /// A new value waiting for its code, masked likewise; alerts go to `value` meanwhile.
+    pub pending_value: Option<String>,
+    /// 1 is tried first.
+    pub priority: i64,
+    pub enabled: bool,
+    pub verified: bool,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub verified_at: Option<OffsetDateTime>,
+    pub mute: Mute,
+    /// Whether the channel is muted right now.
+    pub muted: bool,
+    pub suppress: Suppress,
+    pub bypass_quiet_hours: bool,
+    /// Webhooks only: the request's shape, header values masked.
+    pub webhook: Option<WebhookConfig>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl ChannelView {
+    pub fn from_row(row: &ChannelRow, now: OffsetDateTime) -> Result<Self, Error> {
+        let (channel_type, value) = stored_value(row, &row.value)?;
+        let pending_value = match &row.pending_value {
+            Some(p) => Some(stored_value(row, p)?.1.masked()),
+            None => None,
+        };
+        let mute = stored_mute(&row.mute)?;
+        let webhook = webhook_config(row)?.map(|mut w| {
+            // Header values are often credentials (Authorization, X-Token).
+            w.headers.values_mut().for_each(|v| *v = "********".to_owned());
+            w
+        });
+        Ok(Self {
+            id: row.id,
+            channel_type,
+            value: value.masked(),
+            pending_value,
+            priority: row.priority,
+            enabled: row.enabled,
+            verified: row.verified_at.is_some(),
+            verified_at: row.verified_at,
+            mute,
+            muted: mute.is_muted(now),
+            suppress: Suppress {
+                up: row.suppress_up,
+                down: row.suppress_down,
+                first: row.suppress_first,
+                diagnostic: row.suppress_diagnostic,
+                all: row.suppress_all,
+            },
+            bypass_quiet_hours: row.bypass_quiet_hours,
+            webhook,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+/// A stored mute (`false`, `true` or an RFC 3339 time).
+pub(super) fn stored_mute(raw: &str) -> Result<Mute, Error> {
+    let json = match raw {
+        "false" => serde_json::Value::Bool(false),
+        "true" => serde_json::Value::Bool(true),
+        t => serde_json::Value::String(t.to_owned()),
+    };
+    serde_json::from_value(json).map_err(Error::internal)
+}
+
+/// How a mute is stored.
+pub(super) fn mute_to_stored(m: Mute) -> String {
+    match serde_json::to_value(m) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(v) => v.to_string(),
+        Err(_) => "false".to_owned(),
+    }
+}
+
+/// The stored webhook configuration, unmasked.
+pub(super) fn webhook_config(row: &ChannelRow) -> Result<Option<WebhookConfig>, Error> {
+    row.webhook_config.as_ref().map(|j| serde_json::from_value(j.0.clone()).map_err(Error::internal)).transpose()
+}

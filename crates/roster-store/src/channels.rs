@@ -1,0 +1,207 @@
+//! Notification channels of customers and teams, their verification codes,
+//! and customers' quiet hours. Reads live here; changes in `write.rs`.
+
+mod order;
+mod write;
+
+pub use write::{NewChannel, NewChannelCode};
+
+use crate::{dispatch, Store, StoreResult};
+use roster_core::ids::{CustomerId, OrganizationId, TeamId};
+use roster_core::role::Role;
+use sqlx::FromRow;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Whose channels: a customer's personal ones, or a team's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelOwner {
+    Customer(CustomerId),
+    Team(TeamId),
+}
+
+impl ChannelOwner {
+    /// The id repeated in `owner_id`, which the per-owner unique indexes use.
+    pub fn id(self) -> Uuid {
+        match self {
+            ChannelOwner::Customer(c) => c.0,
+            ChannelOwner::Team(t) => t.0,
+        }
+    }
+
+    pub fn customer(self) -> Option<CustomerId> {
+        match self {
+            ChannelOwner::Customer(c) => Some(c),
+            ChannelOwner::Team(_) => None,
+        }
+    }
+
+    pub fn team(self) -> Option<TeamId> {
+        match self {
+            ChannelOwner::Team(t) => Some(t),
+            ChannelOwner::Customer(_) => None,
+        }
+    }
+}
+
+/// A channel's owner as the object rules need it.
+#[derive(Debug, Clone)]
+pub struct OwnerFacts {
+    /// The customer's first name, or the team's name.
+    pub name: String,
+    /// The caller's current role in the organization.
+    pub caller_role: Role,
+    /// Personal channels: whether the caller is the owner; team channels:
+    /// whether the caller belongs to the team.
+    pub caller_related: bool,
+    /// The organization's plan, whose limits apply.
+    pub plan: String,
+}
+
+/// A stored channel.
+#[derive(Debug, Clone, FromRow)]
+pub struct ChannelRow {
+    pub id: Uuid,
+    pub channel_type: String,
+    pub value: String,
+    pub pending_value: Option<String>,
+    pub priority: i64,
+    pub enabled: bool,
+    pub verified_at: Option<OffsetDateTime>,
+    pub mute: String,
+    pub suppress_up: bool,
+    pub suppress_down: bool,
+    pub suppress_first: bool,
+    pub suppress_diagnostic: bool,
+    pub suppress_all: bool,
+    pub bypass_quiet_hours: bool,
+    pub webhook_config: Option<sqlx::types::Json<serde_json::Value>>,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+pub(crate) const CHANNEL_COLUMNS: &str =
+    "id, type AS channel_type, value, pending_value, priority, enabled, verified_at, \
+     mute, suppress_up, suppress_down, suppress_first, suppress_diagnostic, suppress_all, bypass_quiet_hours, \
+     webhook_config, created_at, updated_at";
+
+/// Which channels a listing shows.
+#[derive(Debug, Clone, Default)]
+pub struct TypeFilter {
+    pub include: Vec<&'static str>,
+    pub exclude: Vec<&'static str>,
+}
+
+impl TypeFilter {
+    /// SQL conditions for the filter, numbering placeholders from `first`.
+    fn sql(&self, first: usize) -> String {
+        let list = |from: usize, n: usize| (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+        let mut sql = String::new();
+        if !self.include.is_empty() {
+            sql.push_str(&format!(" AND type IN ({})", list(first, self.include.len())));
+        }
+        if !self.exclude.is_empty() {
+            sql.push_str(&format!(" AND type NOT IN ({})", list(first + self.include.len(), self.exclude.len())));
+        }
+        sql
+    }
+
+    fn values(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.include.iter().chain(self.exclude.iter()).copied()
+    }
+}
+
+impl Store {
+    /// The owner, when it belongs to `org`, with the caller's standing toward
+    /// it; `None` for an owner of another organization, a random id, or a
+    /// caller who is no longer active.
+    pub async fn channel_owner(
+        &self,
+        org: OrganizationId,
+        owner: ChannelOwner,
+        caller: CustomerId,
+    ) -> StoreResult<Option<OwnerFacts>> {
+        Ok(dispatch!(self, read, |pool| {
+            let mut conn = pool.acquire().await?;
+            let name: Option<String> = match owner {
+                ChannelOwner::Customer(c) => {
+                    sqlx::query_scalar("SELECT name FROM customers WHERE id = $1 AND organization_id = $2")
+                        .bind(c.0)
+                        .bind(org.0)
+                        .fetch_optional(&mut *conn)
+                        .await?
+                }
+                ChannelOwner::Team(t) => {
+                    sqlx::query_scalar("SELECT name FROM teams WHERE id = $1 AND organization_id = $2")
+                        .bind(t.0)
+                        .bind(org.0)
+                        .fetch_optional(&mut *conn)
+                        .await?
+                }
+            };
+            let role = crate::teams::caller_role!(&mut *conn, org, caller);
+            match (name, role) {
+                (Some(name), Some(caller_role)) => {
+                    let caller_related = match owner {
+                        ChannelOwner::Customer(c) => c == caller,
+                        ChannelOwner::Team(t) => crate::teams::is_member!(&mut *conn, t, caller),
+                    };
+                    let plan: String = sqlx::query_scalar("SELECT plan FROM organizations WHERE id = $1")
+                        .bind(org.0)
+                        .fetch_one(&mut *conn)
+                        .await?;
+                    Some(OwnerFacts { name, caller_role, caller_related, plan })
+                }
+                _ => None,
+            }
+        }))
+    }
+
+    /// One page of an owner's channels by priority, and how many match.
+    pub async fn list_channels(
+        &self,
+        owner: ChannelOwner,
+        filter: &TypeFilter,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<(Vec<ChannelRow>, i64)> {
+        let cond = filter.sql(2);
+        let n = 2 + filter.include.len() + filter.exclude.len();
+        let list_sql = format!(
+            "SELECT {CHANNEL_COLUMNS} FROM notification_channels WHERE owner_id = $1{cond}
+             ORDER BY priority, id LIMIT ${n} OFFSET ${}",
+            n + 1
+        );
+        let count_sql = format!("SELECT COUNT(*) FROM notification_channels WHERE owner_id = $1{cond}");
+        Ok(dispatch!(self, read, |pool| {
+            let mut q = sqlx::query_as::<_, ChannelRow>(&list_sql).bind(owner.id());
+            let mut c = sqlx::query_scalar::<_, i64>(&count_sql).bind(owner.id());
+            for t in filter.values() {
+                q = q.bind(t);
+                c = c.bind(t);
+            }
+            let rows = q.bind(limit).bind(offset).fetch_all(pool).await?;
+            (rows, c.fetch_one(pool).await?)
+        }))
+    }
+
+    /// The owner's channel of `priority`, or `None`.
+    pub async fn channel_by_priority(&self, owner: ChannelOwner, priority: i64) -> StoreResult<Option<ChannelRow>> {
+        let sql = format!("SELECT {CHANNEL_COLUMNS} FROM notification_channels WHERE owner_id = $1 AND priority = $2");
+        Ok(dispatch!(self, read, |pool| {
+            sqlx::query_as::<_, ChannelRow>(&sql).bind(owner.id()).bind(priority).fetch_optional(pool).await?
+        }))
+    }
+
+    /// A customer's quiet hours as stored (JSON), or `None`.
+    pub async fn quiet_hours(&self, customer: CustomerId) -> StoreResult<Option<serde_json::Value>> {
+        Ok(dispatch!(self, read, |pool| {
+            let row: Option<Option<sqlx::types::Json<serde_json::Value>>> =
+                sqlx::query_scalar("SELECT quiet_hours FROM customers WHERE id = $1")
+                    .bind(customer.0)
+                    .fetch_optional(pool)
+                    .await?;
+            row.flatten().map(|j| j.0)
+        }))
+    }
+}
