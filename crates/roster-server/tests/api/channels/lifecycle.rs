@@ -54,6 +54,16 @@ dual_test! {
             app.put(&enabled, &o.token, json!({"priority": 1})).await.assert(422, Some("VALIDATION_ERROR"));
             app.put(&enabled, &o.token, json!({"priority": 1, "enabled": true})).await.assert(200, None);
 
+            // A muted channel, like a disabled one, receives no test either; unmuted, it does again.
+            let controls = o.path("notification-channel");
+            app.patch(&controls, &o.token, json!({"priority": 1, "mute": true})).await.assert(200, None);
+            let r = app.post(&test, Some(&o.token), json!({"priority": 1})).await;
+            r.assert(409, Some("CONFLICT"));
+            assert!(r.text.contains("muted"), "{}", r.text);
+            app.patch(&controls, &o.token, json!({"priority": 1, "mute": false})).await.assert(200, None);
+            app.post(&test, Some(&o.token), json!({"priority": 1})).await.assert(202, None);
+            app.mail_to(&email).await;
+
             let trail: Vec<String> = app.audit_trail(id).await.into_iter().map(|(a, _)| a).collect();
             for action in ["channel.created", "channel.verified", "channel.tested", "channel.disabled", "channel.enabled"] {
                 assert!(trail.iter().any(|a| a == action), "{action} missing from {trail:?}");

@@ -57,3 +57,39 @@ dual_test! {
         }
     }
 }
+
+dual_test! {
+    async fn chat_channels_are_verified_with_the_code_posted_to_them(app) {
+        // Slack, Discord and Teams keep their real URLs; the operator's base URLs point them here.
+        let receiver = HttpReceiver::start().await;
+        let app = TestApp::spawn_with(app.backend, |c| {
+            c.channels.allow_private_targets = true;
+            c.channels.slack_base_url = Some(receiver.url());
+            c.channels.discord_base_url = Some(receiver.url());
+            c.channels.msteams_base_url = Some(receiver.url());
+        })
+        .await
+        .unwrap();
+        let acc = app.signup().await;
+        let o = &owners(&acc)[1];
+        let chats = [
+            ("slack", "https://hooks.slack.com/services/T0001/B0001/XXXXXXXXXXXXXXXX", "/services/T0001/B0001/XXXXXXXXXXXXXXXX", "text"),
+            ("discord", "https://discord.com/api/webhooks/123456789012345678/tok-en_1", "/api/webhooks/123456789012345678/tok-en_1", "content"),
+        ];
+        for (priority, (kind, url, path, field)) in chats.iter().enumerate() {
+            let r = app.post(&o.path("notification-channel"), Some(&o.token), json!({"type": kind, "value": url})).await;
+            r.assert(201, None);
+            // The stored URL is a secret: shown masked.
+            assert!(!r.text.contains("XXXXXXXXXXXXXXXX") && !r.text.contains("tok-en_1"), "{}", r.text);
+            let request = receiver.next_request(WAIT).await.expect("the verification was posted");
+            assert_eq!((request.method.as_str(), request.path.as_str()), ("POST", *path), "{kind}");
+            let text = request.json().unwrap()[*field].as_str().unwrap_or_default().to_owned();
+            let code: String = text.chars().filter(char::is_ascii_digit).collect::<String>().chars().take(6).collect();
+            assert_eq!(code.len(), 6, "{kind}: no code in {text}");
+            let body = json!({"priority": priority + 1, "code": code});
+            let r = app.patch(&o.path("notification-channel/verification"), &o.token, body).await;
+            r.assert(200, None);
+            assert_eq!(r.body["verified"], true, "{kind}");
+        }
+    }
+}

@@ -246,7 +246,7 @@ macro_rules! owner_handlers {
                     (status = 401, body = Problem, content_type = "application/problem+json"),
                     (status = 403, body = Problem, content_type = "application/problem+json", description = "Not allowed to manage these channels"),
                     (status = 404, body = Problem, content_type = "application/problem+json", description = "No such owner, or no channel of that priority"),
-                    (status = 409, body = Problem, content_type = "application/problem+json", description = "The channel is not verified, or disabled"),
+                    (status = 409, body = Problem, content_type = "application/problem+json", description = "The channel is not verified, disabled or muted"),
                     (status = 415, body = Problem, content_type = "application/problem+json"),
                     (status = 422, body = Problem, content_type = "application/problem+json", description = "Missing or invalid priority"),
                     (status = 429, body = Problem, content_type = "application/problem+json", description = "Too many tests of this channel this hour"),

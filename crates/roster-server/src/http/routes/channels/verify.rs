@@ -138,6 +138,10 @@ pub(super) async fn test(
     if !row.enabled {
         return Err(Error::Conflict("the channel is disabled: enable it first".into()));
     }
+    // A muted channel, like a disabled one, receives nothing but its own verification codes.
+    if super::view::stored_mute(&row.mute)?.is_muted(roster_core::clock::now()) {
+        return Err(Error::Conflict("the channel is muted: unmute it first".into()));
+    }
     let config = state.config();
     rate_limit::hit(state, &format!("channel-test:{}", row.id), config.channels.test_sends_per_hour, Duration::HOUR)
         .await?;
