@@ -4,21 +4,21 @@
 //! test sends through its ordinary SMTP transport, and the test reads what
 //! arrived, decoded. [`HttpReceiver`] does the same for HTTP (webhooks, chat,
 //! SMS and paging APIs), answering as the test programs it to. Waiting is
-//! signal-based (a [`Notify`] rung on every delivery), so tests never poll or
+//! signal-based (a signal rung on every delivery), so tests never poll or
 //! sleep.
 
 mod http;
 mod mail;
 mod session;
+mod watched;
 
 pub use http::{Behavior, HttpReceiver, RecordedRequest, Reply};
 pub use mail::ReceivedMail;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 use tokio::task::{JoinHandle, JoinSet};
 
 /// How the server turns mail away, to exercise a sender's retries.
@@ -38,11 +38,7 @@ pub struct SmtpServer {
 }
 
 /// What the connections and the test handle share.
-#[derive(Default)]
-pub(crate) struct Shared {
-    state: Mutex<State>,
-    arrived: Notify,
-}
+pub(crate) type Shared = crate::watched::Watched<State>;
 
 #[derive(Default)]
 struct State {
@@ -55,21 +51,15 @@ struct State {
 }
 
 impl Shared {
-    fn state(&self) -> MutexGuard<'_, State> {
-        // A panicking test thread must not hide the mail from the others.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
     pub(crate) fn reject(&self) -> Option<RejectMode> {
-        self.state().reject
+        self.lock().reject
     }
 
     pub(crate) fn deliver(&self, mail: ReceivedMail) {
-        let mut state = self.state();
-        state.mails.push(mail);
-        state.taken.push(false);
-        drop(state);
-        self.arrived.notify_waiters();
+        self.update(|state| {
+            state.mails.push(mail);
+            state.taken.push(false);
+        });
     }
 }
 
@@ -108,7 +98,7 @@ impl SmtpServer {
 
     /// Every mail received so far, in order of arrival.
     pub fn received(&self) -> Vec<ReceivedMail> {
-        self.shared.state().mails.clone()
+        self.shared.lock().mails.clone()
     }
 
     /// The first mail to `to` (compared without case) that `wait_for` has not
@@ -126,25 +116,11 @@ impl SmtpServer {
 
     /// Makes the server reject every new transaction this way, or accept again with `None`.
     pub fn set_reject(&self, mode: Option<RejectMode>) {
-        self.shared.state().reject = mode;
+        self.shared.lock().reject = mode;
     }
 
-    /// Runs `pick` on the state now and after every delivery until it answers,
-    /// or `timeout` passes.
-    async fn wait_until<T>(&self, timeout: Duration, mut pick: impl FnMut(&mut State) -> Option<T>) -> Option<T> {
-        let wait = async {
-            loop {
-                // Registered before looking, so a delivery in between still wakes us.
-                let arrived = self.shared.arrived.notified();
-                tokio::pin!(arrived);
-                arrived.as_mut().enable();
-                if let Some(found) = pick(&mut self.shared.state()) {
-                    return found;
-                }
-                arrived.await;
-            }
-        };
-        tokio::time::timeout(timeout, wait).await.ok()
+    async fn wait_until<T>(&self, timeout: Duration, pick: impl FnMut(&mut State) -> Option<T>) -> Option<T> {
+        self.shared.wait_until(timeout, pick).await
     }
 }
 

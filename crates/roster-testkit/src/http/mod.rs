@@ -16,27 +16,23 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Notify;
 use tokio::task::{JoinHandle, JoinSet};
 
 /// An HTTP receiver for tests, listening on `127.0.0.1` until dropped.
 ///
 /// Waiting is signal-based, as with [`SmtpServer`](crate::SmtpServer): a
-/// [`Notify`] is rung on every recorded request.
+/// A signal is rung on every recorded request.
 pub struct HttpReceiver {
     addr: SocketAddr,
     shared: Arc<Shared>,
     accept: JoinHandle<()>,
 }
 
-#[derive(Default)]
-struct Shared {
-    state: Mutex<State>,
-    arrived: Notify,
-}
+/// What the connections and the test handle share.
+type Shared = crate::watched::Watched<State>;
 
 #[derive(Default)]
 struct State {
@@ -50,20 +46,13 @@ struct State {
 }
 
 impl Shared {
-    fn state(&self) -> MutexGuard<'_, State> {
-        // A panicking test thread must not hide the requests from the others.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
     /// Records `request` and answers how to respond to it.
     fn record(&self, request: RecordedRequest) -> Plan {
-        let mut state = self.state();
-        let n = state.requests.len() - state.behavior_since;
-        let plan = state.behavior.plan(n);
-        state.requests.push(request);
-        drop(state);
-        self.arrived.notify_waiters();
-        plan
+        self.update(|state| {
+            let plan = state.behavior.plan(state.requests.len() - state.behavior_since);
+            state.requests.push(request);
+            plan
+        })
     }
 }
 
@@ -99,19 +88,19 @@ impl HttpReceiver {
     /// Answers every request from now on this way; a [`Behavior::Sequence`]
     /// starts over from its first status.
     pub fn respond_with(&self, behavior: Behavior) {
-        let mut state = self.shared.state();
+        let mut state = self.shared.lock();
         state.behavior_since = state.requests.len();
         state.behavior = behavior;
     }
 
     /// Every request recorded so far, in order of arrival.
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared.state().requests.clone()
+        self.shared.lock().requests.clone()
     }
 
     /// How many TCP connections the receiver has accepted, requests or not.
     pub fn connections(&self) -> usize {
-        self.shared.state().connections
+        self.shared.lock().connections
     }
 
     /// The next request `next_request` has not answered yet, in order of
@@ -131,22 +120,8 @@ impl HttpReceiver {
         self.wait_until(timeout, |state| (state.requests.len() >= n).then(|| state.requests.clone())).await
     }
 
-    /// Runs `pick` on the state now and after every request until it
-    /// answers, or `timeout` passes.
-    async fn wait_until<T>(&self, timeout: Duration, mut pick: impl FnMut(&mut State) -> Option<T>) -> Option<T> {
-        let wait = async {
-            loop {
-                // Registered before looking, so a request in between still wakes us.
-                let arrived = self.shared.arrived.notified();
-                tokio::pin!(arrived);
-                arrived.as_mut().enable();
-                if let Some(found) = pick(&mut self.shared.state()) {
-                    return found;
-                }
-                arrived.await;
-            }
-        };
-        tokio::time::timeout(timeout, wait).await.ok()
+    async fn wait_until<T>(&self, timeout: Duration, pick: impl FnMut(&mut State) -> Option<T>) -> Option<T> {
+        self.shared.wait_until(timeout, pick).await
     }
 }
 
@@ -165,7 +140,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             accepted = listener.accept() => {
                 // A failed accept (a peer that reset at once) concerns that peer only.
                 if let Ok((stream, _)) = accepted {
-                    shared.state().connections += 1;
+                    shared.lock().connections += 1;
                     connections.spawn(serve(stream, Arc::clone(&shared)));
                 }
             }
