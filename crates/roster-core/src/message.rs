@@ -85,6 +85,11 @@ pub enum Template {
     ChannelVerification,
     /// A clearly marked test message, sent through a channel on request.
     ChannelTest,
+    /// An alert about an event (down, up, first result, diagnostic), sent by `notify`.
+    Alert,
+    /// Tells a channel's owner, through their other channels, that the system
+    /// turned one of their channels off (its receiver is gone, or it kept failing).
+    ChannelDisabled,
 }
 
 impl Template {
@@ -98,6 +103,8 @@ impl Template {
             Template::OwnershipOffered => "ownership_offered",
             Template::ChannelVerification => "channel_verification",
             Template::ChannelTest => "channel_test",
+            Template::Alert => "alert",
+            Template::ChannelDisabled => "channel_disabled",
         }
     }
 
@@ -111,6 +118,8 @@ impl Template {
             "ownership_offered" => Some(Template::OwnershipOffered),
             "channel_verification" => Some(Template::ChannelVerification),
             "channel_test" => Some(Template::ChannelTest),
+            "alert" => Some(Template::Alert),
+            "channel_disabled" => Some(Template::ChannelDisabled),
             _ => None,
         }
     }

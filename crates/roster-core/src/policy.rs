@@ -65,6 +65,9 @@ actions! {
     ChannelRead => (ChannelsRead, Viewer, "everyone reads their own channels and their organization's team channels"),
     ChannelManage => (ChannelsWrite, User, "people manage their own channels; a team's managers, admins and owners its team channels"),
     DeliveryRead => (DeliveriesRead, Viewer, "whoever may read a channel may read what was sent through it"),
+    DeliveryRetry => (DeliveriesWrite, User, "whoever may change a channel may replay a delivery that failed through it"),
+    AlertSend => (Notify, User, "members (and the monitoring platform's API keys) raise alerts; viewers only watch"),
+    AuditRead => (AuditRead, Admin, "the audit trail shows everyone's actions: admins and owners only"),
 }
 
 impl Action {

@@ -87,6 +87,8 @@ impl Role {
                     | ApiKeysRead
                     | ApiKeysWrite
                     | DeliveriesRead
+                    | DeliveriesWrite
+                    | Notify
             ),
             Role::Viewer => matches!(
                 scope,

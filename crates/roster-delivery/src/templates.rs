@@ -66,6 +66,8 @@ embedded! {
     OwnershipOffered => "ownership_offered",
     ChannelVerification => "channel_verification",
     ChannelTest => "channel_test",
+    Alert => "alert",
+    ChannelDisabled => "channel_disabled",
 }
 
 /// Data and secret a template is rendered with at start-up: every variable it reads.
@@ -108,6 +110,27 @@ fn sample(template: Template) -> (serde_json::Value, Option<&'static str>) {
                 "owner_name": "Sample",
                 "sent_at": "2026-01-01T00:00:00Z",
                 "requested_by": "Sample Requester",
+            }),
+            None,
+        ),
+        Template::Alert => (
+            json!({
+                "event": "down",
+                "event_label": "DOWN",
+                "title": "Sample check is down",
+                "message": "Connection refused",
+                "service_name": "Sample service",
+                "team_name": "Sample team",
+                "raised_at": "2026-01-01T00:00:00Z",
+                "alert_id": "00000000-0000-0000-0000-000000000000",
+            }),
+            None,
+        ),
+        Template::ChannelDisabled => (
+            json!({
+                "channel_label": "the webhook channel https://example.com/hook",
+                "owner_name": "Sample",
+                "reason": "the receiver answered 410 Gone",
             }),
             None,
         ),

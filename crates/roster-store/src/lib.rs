@@ -12,11 +12,14 @@
 //! one transaction. No transaction type leaks out.
 
 mod accounts;
-mod audit;
+pub mod alerts;
+pub mod audit;
+pub mod channel_health;
 pub mod channels;
 mod customers;
 pub mod deliveries;
 mod error;
+pub mod export;
 pub mod invitations;
 pub mod members;
 pub mod organization;

@@ -27,6 +27,8 @@ use utoipa_swagger_ui::SwaggerUi;
         (name = "services", description = "Services owned by teams"),
         (name = "channels", description = "Notification channels of customers and teams: verified, tested, switchable"),
         (name = "deliveries", description = "What was sent through a channel, attempt by attempt"),
+        (name = "alerts", description = "Alerts: notify a team or a customer through every channel that should hear of it"),
+        (name = "audit", description = "Who did what, when and from where"),
         (name = "operations", description = "Health, readiness and metrics"),
     )
 )]
@@ -62,6 +64,9 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(super::routes::services::router())
         .merge(super::routes::channels::router())
         .merge(super::routes::deliveries::router())
+        .merge(super::routes::alerts::router())
+        .merge(super::routes::audit::router())
+        .merge(super::routes::unsubscribe::router())
         .merge(super::routes::health::documented())
 }
 

@@ -3,12 +3,17 @@
 
 mod helpers;
 
+mod alerts;
 mod api_keys;
+mod audit;
 mod auth;
 mod channels;
 mod cli;
 mod customer;
 mod deliveries;
+mod delivery_health;
+mod durability;
+mod export;
 mod invitations;
 mod members;
 mod organization;

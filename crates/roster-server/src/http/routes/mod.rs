@@ -1,6 +1,8 @@
 //! One module per resource; handlers are named `verb_noun`.
 
+pub mod alerts;
 pub mod api_keys;
+pub mod audit;
 pub mod auth;
 pub mod channels;
 pub mod customer;
@@ -11,3 +13,4 @@ pub mod members;
 pub mod organization;
 pub mod services;
 pub mod teams;
+pub mod unsubscribe;

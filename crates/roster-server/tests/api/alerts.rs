@@ -1,0 +1,1 @@
+//! Alerts: `notify` fan-out, idempotency, reachability, quiet hours, skips.

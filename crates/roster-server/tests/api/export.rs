@@ -1,0 +1,1 @@
+//! `GET /v1/customer/export`, and account deletion leaving no personal data.

@@ -1,0 +1,1 @@
+//! Channel health: failures that turn a channel off (`disabled_by_system`), and recovery.

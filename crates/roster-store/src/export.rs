@@ -1,0 +1,1 @@
+//! Everything Roster holds about one customer, for `GET /v1/customer/export`.
