@@ -19,5 +19,6 @@ mod members;
 mod organization;
 mod permissions;
 mod platform;
+mod redaction;
 mod services;
 mod teams;

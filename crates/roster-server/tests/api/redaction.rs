@@ -1,0 +1,1 @@
+//! Secrets never reach the logs: passwords, tokens, codes, signing secrets, database passwords.
