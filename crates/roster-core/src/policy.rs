@@ -105,6 +105,12 @@ pub fn can_manage_personal_channels(is_self: bool) -> bool {
     is_self
 }
 
+/// Whether someone may send an alert to a customer's personal channels:
+/// their own, or anyone's as a manager or above (who run the on-call rota).
+pub fn can_alert_customer(role: Role, is_self: bool) -> bool {
+    is_self || role >= Role::Manager
+}
+
 /// Whether `actor` may give someone the role `new`. Nobody grants above their
 /// own role, and ownership moves only through the two-step transfer.
 pub fn can_grant(actor: Role, new: Role) -> Result<(), &'static str> {
@@ -155,5 +161,8 @@ mod tests {
         assert!(!can_read_personal_channels(Role::Manager, false));
         assert!(can_read_personal_channels(Role::Admin, false));
         assert!(!can_manage_personal_channels(false));
+        assert!(can_alert_customer(Role::User, true));
+        assert!(!can_alert_customer(Role::User, false));
+        assert!(can_alert_customer(Role::Manager, false));
     }
 }

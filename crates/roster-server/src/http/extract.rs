@@ -182,6 +182,9 @@ pub mod act {
         ChannelRead,
         ChannelManage,
         DeliveryRead,
+        DeliveryRetry,
+        AlertSend,
+        AuditRead,
     );
 }
 
