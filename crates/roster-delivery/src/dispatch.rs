@@ -21,6 +21,9 @@ pub(crate) struct Outgoing<'a> {
     pub message: &'a ClaimedMessage,
     pub template: Template,
     pub rendered: RenderedEmail,
+    /// Webhooks: the channel's live signing secrets (the current one, and
+    /// during a rotation's overlap the one it replaced), one signature each.
+    pub secrets: Vec<String>,
 }
 
 impl Outgoing<'_> {
@@ -52,7 +55,16 @@ pub(crate) async fn send(
     let chat = || ChatMessage { title: out.rendered.subject.clone(), text: out.rendered.text.clone() };
     let delivered = match transport {
         Transport::Email => {
-            return mailer.send(m.id, &m.recipient, &out.rendered).await.map(|()| None).map_err(Into::into)
+            // Alerts and tests reach people through their channels: one click switches the channel off.
+            let unsubscribe = match m.kind.as_str() {
+                "alert" | "test" => senders.unsubscribe.as_ref().and_then(|links| links.for_message(m)),
+                _ => None,
+            };
+            return mailer
+                .send_with_unsubscribe(m.id, &m.recipient, &out.rendered, unsubscribe.as_deref())
+                .await
+                .map(|()| None)
+                .map_err(Into::into);
         }
         Transport::Sms => {
             let twilio = senders.twilio.as_ref().ok_or_else(|| not_configured(transport))?;
@@ -137,8 +149,7 @@ fn webhook_request(out: &Outgoing<'_>) -> Result<WebhookRequest, TransportError>
         query: config.query.into_iter().collect(),
         body,
         msg_id: out.id(),
-        // Per-channel signing secrets are not stored yet.
-        secrets: vec![],
+        secrets: out.secrets.clone(),
     })
 }
 

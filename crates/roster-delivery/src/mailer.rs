@@ -1,6 +1,7 @@
 //! Email transports: the service log, for a laptop, and SMTP.
 
 use crate::templates::RenderedEmail;
+use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use roster_core::ids::MessageId;
@@ -121,8 +122,23 @@ impl Mailer {
     /// Sends `email` to `to`, with the Message-ID `<{message_id}@roster>` so
     /// a retried message can be recognized as the same one.
     pub async fn send(&self, message_id: MessageId, to: &str, email: &RenderedEmail) -> Result<(), SendError> {
+        self.send_with_unsubscribe(message_id, to, email, None).await
+    }
+
+    /// [`send`](Self::send), and with `unsubscribe` (an `https://` link
+    /// that switches the channel off on a POST) the `List-Unsubscribe` and
+    /// `List-Unsubscribe-Post` headers of RFC 2369 and RFC 8058, so mail
+    /// clients offer a one-click unsubscribe. (RFC 8058 also wants a DKIM
+    /// signature covering both headers: the relaying MTA's job.)
+    pub async fn send_with_unsubscribe(
+        &self,
+        message_id: MessageId,
+        to: &str,
+        email: &RenderedEmail,
+        unsubscribe: Option<&str>,
+    ) -> Result<(), SendError> {
         // Built for the log transport too, so a bad address fails on a laptop as it would in production.
-        let message = self.build(message_id, to, email)?;
+        let message = self.build(message_id, to, email, unsubscribe)?;
         match &self.transport {
             Transport::Log => {
                 tracing::info!(
@@ -139,13 +155,32 @@ impl Mailer {
         }
     }
 
-    fn build(&self, message_id: MessageId, to: &str, email: &RenderedEmail) -> Result<Message, SendError> {
+    fn build(
+        &self,
+        message_id: MessageId,
+        to: &str,
+        email: &RenderedEmail,
+        unsubscribe: Option<&str>,
+    ) -> Result<Message, SendError> {
         let to = to.parse::<Mailbox>().map_err(|e| SendError::permanent("invalid_recipient", e))?;
-        Message::builder()
+        let mut builder = Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(email.subject.as_str())
-            .message_id(Some(format!("<{message_id}@roster>")))
+            .message_id(Some(format!("<{message_id}@roster>")));
+        if let Some(link) = unsubscribe {
+            // A header value with no spaces or controls is written as is, never encoded.
+            if !link.bytes().all(|b| b.is_ascii_graphic()) || link.contains(['<', '>']) {
+                return Err(SendError::permanent("invalid_message", "the unsubscribe link is not a plain URL"));
+            }
+            builder = builder
+                .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("List-Unsubscribe"), format!("<{link}>")))
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                    "List-Unsubscribe=One-Click".to_owned(),
+                ));
+        }
+        builder
             .multipart(MultiPart::alternative_plain_html(email.text.clone(), email.html.clone()))
             .map_err(|e| SendError::permanent("invalid_message", e))
     }
@@ -299,6 +334,26 @@ mod tests {
             let mailer = smtp(url).unwrap();
             assert_eq!(mailer.describe(), expected);
             assert!(!format!("{mailer:?}").contains("hunter2"));
+        }
+    }
+
+    #[test]
+    fn an_unsubscribe_link_adds_both_list_headers() {
+        let mailer = Mailer::new(&MailerConfig::Log, "Roster <roster@localhost>").unwrap();
+        let email = RenderedEmail { subject: "s".into(), text: "t".into(), html: "<p>t</p>".into() };
+        let id = MessageId::new();
+        let link = format!("https://roster.example.com/v1/unsubscribe/{}", "A".repeat(43));
+        let raw = String::from_utf8(mailer.build(id, "c@d.io", &email, Some(&link)).unwrap().formatted()).unwrap();
+        let headers = raw.split("\r\n\r\n").next().unwrap();
+        assert!(headers.contains(&format!("\r\nList-Unsubscribe: <{link}>\r\n")), "{headers}");
+        assert!(headers.contains("\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"), "{headers}");
+        assert!(headers.contains(&format!("Message-ID: <{id}@roster>")), "{headers}");
+
+        let plain = String::from_utf8(mailer.build(id, "c@d.io", &email, None).unwrap().formatted()).unwrap();
+        assert!(!plain.contains("List-Unsubscribe"), "{plain}");
+        for bad in ["https://x.io/a b", "https://x.io/>\r\nBcc: e@f.io", "https://x.io/ü"] {
+            let err = mailer.build(id, "c@d.io", &email, Some(bad)).unwrap_err();
+            assert_eq!(err.class(), "invalid_message", "{bad}");
         }
     }
 

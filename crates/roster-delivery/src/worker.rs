@@ -278,7 +278,16 @@ impl Inner {
             .templates
             .render(template, &message.data.0, message.secret.as_deref())
             .map_err(|e| TransportError::permanent("render", e.to_string()))?;
-        let out = Outgoing { message, template, rendered };
+        // Read at each attempt, so a rotation applies to retries as well.
+        let secrets = match (transport, message.channel_id) {
+            (Transport::Webhook, Some(channel)) => self
+                .store
+                .channel_signing_secrets(channel, clock::now())
+                .await
+                .map_err(|e| TransportError::transient("store", e.to_string()))?,
+            _ => vec![],
+        };
+        let out = Outgoing { message, template, rendered, secrets };
         dispatch::send(&self.mailer, &self.senders, transport, &out).await
     }
 }

@@ -95,6 +95,9 @@ pub struct ChannelSettings {
     pub code_sends_per_hour: u32,
     /// Test messages a channel may be sent per hour.
     pub test_sends_per_hour: u32,
+    /// How long a webhook's replaced signing secret keeps signing beside the
+    /// new one after a rotation, so receivers can switch without missing a message.
+    pub signing_secret_overlap_hours: u32,
 }
 
 impl Default for ChannelSettings {
@@ -117,6 +120,7 @@ impl Default for ChannelSettings {
             twilio_from_number: None,
             code_sends_per_hour: 5,
             test_sends_per_hour: 10,
+            signing_secret_overlap_hours: 24,
         }
     }
 }

@@ -170,7 +170,10 @@ pub fn build_worker(config: &Config, store: Store, wake: Arc<Notify>) -> anyhow:
         concurrency: config.worker.concurrency,
         retry: RetryPolicy::default(),
     };
-    let senders = ChannelSenders::new(channel_config(config)?).context("invalid channel transport settings")?;
+    let mut channels = channel_config(config)?;
+    // Signs the emails' unsubscribe links, which the API checks with the same key.
+    channels.link_key = Some(load_secret_key(config)?);
+    let senders = ChannelSenders::new(channels).context("invalid channel transport settings")?;
     worker_config.validate(send_timeout.max(senders.send_timeout())).map_err(anyhow::Error::msg)?;
     Ok(Worker::new(store, Arc::new(mailer), Arc::new(senders), Arc::new(templates), worker_config, wake))
 }
@@ -212,6 +215,8 @@ fn channel_config(config: &Config) -> anyhow::Result<ChannelConfig> {
         twilio,
         push,
         product_name: config.product_name.clone(),
+        public_url: Some(Url::parse(&config.public_url()).context("public_url is not a URL")?),
+        link_key: None,
     })
 }
 

@@ -2,9 +2,11 @@
 //! and customers' quiet hours. Reads live here; changes in `write.rs`.
 
 mod order;
+mod signing;
 mod write;
 
-pub use write::{NewChannel, NewChannelCode};
+pub use signing::{SigningSecretRotation, UnsubscribeTarget};
+pub use write::{ChannelControls, NewChannel, NewChannelCode};
 
 use crate::{dispatch, Store, StoreResult};
 use roster_core::ids::{CustomerId, OrganizationId, TeamId};
@@ -76,14 +78,30 @@ pub struct ChannelRow {
     pub suppress_all: bool,
     pub bypass_quiet_hours: bool,
     pub webhook_config: Option<sqlx::types::Json<serde_json::Value>>,
+    /// The owner's channel to try when a delivery through this one fails for good.
+    pub fallback_channel_id: Option<Uuid>,
+    /// Webhooks: the first characters of the signing secret, never the secret itself.
+    pub signing_secret_hint: Option<String>,
+    /// Until when the secret replaced by the last rotation still signs too.
+    pub previous_secret_expires_at: Option<OffsetDateTime>,
+    /// Set when the system turned the channel off (its receiver is gone, or it kept failing).
+    pub disabled_by_system_at: Option<OffsetDateTime>,
+    pub disabled_reason: Option<String>,
+    /// Since when every delivery through the channel has failed.
+    pub failing_since: Option<OffsetDateTime>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
 
+/// Characters of a signing secret a listing may show: `whsec_` and 4 of its
+/// base64 (24 of its 256 bits), enough to tell two secrets apart.
+pub const SIGNING_SECRET_HINT_LEN: usize = 10;
+
 pub(crate) const CHANNEL_COLUMNS: &str =
     "id, type AS channel_type, value, pending_value, priority, enabled, verified_at, \
      mute, suppress_up, suppress_down, suppress_first, suppress_diagnostic, suppress_all, bypass_quiet_hours, \
-     webhook_config, created_at, updated_at";
+     webhook_config, fallback_channel_id, SUBSTR(signing_secret, 1, 10) AS signing_secret_hint, \
+     previous_secret_expires_at, disabled_by_system_at, disabled_reason, failing_since, created_at, updated_at";
 
 /// Which channels a listing shows.
 #[derive(Debug, Clone, Default)]

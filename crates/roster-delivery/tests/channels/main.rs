@@ -4,6 +4,8 @@
 
 mod requests;
 mod retries;
+mod signing;
+mod unsubscribe;
 
 use roster_core::clock;
 use roster_core::ids::MessageId;
@@ -151,6 +153,8 @@ pub fn channel_config(receiver: &HttpReceiver, full: bool) -> ChannelConfig {
         twilio: full.then_some(twilio),
         push: full.then_some(push),
         product_name: "Roster".into(),
+        public_url: None,
+        link_key: None,
     }
 }
 

@@ -107,6 +107,12 @@ pub const ROUTES: &[RouteRule] = &[
     rule("PUT", "/v1/team/{id}/notification-channels/order", A(Action::ChannelManage)),
     rule("GET", "/v1/customer/quiet-hours", A(Action::ProfileRead)),
     rule("PUT", "/v1/customer/quiet-hours", A(Action::ProfileWrite)),
+    // Webhook signing secrets (routes/channels/signing.rs) and one-click unsubscribe from alert
+    // emails, whose link carries its own proof (routes/unsubscribe.rs).
+    rule("POST", "/v1/customer/{id}/notification-channel/signing-secret", A(Action::ChannelManage)),
+    rule("POST", "/v1/team/{id}/notification-channel/signing-secret", A(Action::ChannelManage)),
+    rule("GET", "/v1/unsubscribe/{token}", Public),
+    rule("POST", "/v1/unsubscribe/{token}", Public),
     // What was sent through a channel (routes/deliveries.rs).
     rule("GET", "/v1/deliveries/{id}", A(Action::DeliveryRead)),
 ];

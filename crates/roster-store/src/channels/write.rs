@@ -30,12 +30,34 @@ pub struct NewChannel {
     pub mute: String,
     pub bypass_quiet_hours: bool,
     pub webhook: Option<serde_json::Value>,
+    /// Webhooks: the Standard Webhooks secret their requests are signed with.
+    pub signing_secret: Option<String>,
     pub code: NewChannelCode,
     pub message: NewMessage,
     /// Most channels the owner may have.
     pub max: u32,
     pub audit: NewAuditEvent,
     pub now: OffsetDateTime,
+}
+
+/// A channel's controls as they are to be stored.
+#[derive(Debug, Clone)]
+pub struct ChannelControls {
+    pub suppress: Suppress,
+    /// As stored: `false`, `true` or an RFC 3339 time.
+    pub mute: String,
+    pub bypass_quiet_hours: bool,
+    pub webhook: Option<serde_json::Value>,
+    pub fallback_channel_id: Option<Uuid>,
+}
+
+fn invalid_fallback(itself: bool) -> Error {
+    let detail = if itself {
+        "a channel cannot be its own fallback"
+    } else {
+        "must be the id of another channel of the same owner"
+    };
+    Error::invalid("fallback_channel_id", if itself { "self_reference" } else { "not_found" }, detail)
 }
 
 /// Queues `$msg` through channel `$channel` as a message of `$kind`; evaluates to its id.
@@ -138,8 +160,8 @@ impl Store {
             sqlx::query(
                 "INSERT INTO notification_channels (id, organization_id, customer_id, team_id, owner_id, type, value,
                    pending_value, priority, enabled, verified_at, mute, suppress_up, suppress_down, suppress_first,
-                   suppress_diagnostic, suppress_all, bypass_quiet_hours, webhook_config, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $9, NULL, $10, $11, $12, $13, $14, $15, $16, $17, $18, $18)",
+                   suppress_diagnostic, suppress_all, bypass_quiet_hours, webhook_config, signing_secret, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $9, NULL, $10, $11, $12, $13, $14, $15, $16, $17, $19, $18, $18)",
             )
             .bind(c.id)
             .bind(c.organization_id.0)
@@ -159,6 +181,7 @@ impl Store {
             .bind(c.bypass_quiet_hours)
             .bind(c.webhook.as_ref().map(sqlx::types::Json))
             .bind(c.now)
+            .bind(&c.signing_secret)
             .execute(&mut *tx)
             .await?;
             upsert_channel_code!(&mut *tx, c.id, &c.code, c.now);
@@ -213,34 +236,76 @@ impl Store {
         r.map_err(|e| e.or_conflict(DUPLICATE))?
     }
 
-    /// Replaces channel `id`'s controls.
-    #[allow(clippy::too_many_arguments)]
+    /// Replaces channel `id`'s controls. A fallback must be another channel
+    /// of the same owner, checked in the transaction that stores it.
     pub async fn update_channel_controls(
         &self,
+        owner: ChannelOwner,
         id: Uuid,
-        suppress: &Suppress,
-        mute: &str,
-        bypass_quiet_hours: bool,
-        webhook: Option<&serde_json::Value>,
+        controls: &ChannelControls,
+        audit: &NewAuditEvent,
+        now: OffsetDateTime,
+    ) -> Result<ChannelRow, Error> {
+        let c = controls;
+        let r: StoreResult<Result<ChannelRow, Error>> = dispatch!(self, write, |pool| async {
+            let mut tx = crate::begin_write(pool).await?;
+            if let Some(fallback) = c.fallback_channel_id {
+                let fallback_owner: Option<Uuid> =
+                    sqlx::query_scalar("SELECT owner_id FROM notification_channels WHERE id = $1")
+                        .bind(fallback)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                if fallback == id || fallback_owner != Some(owner.id()) {
+                    return Ok(Err(invalid_fallback(fallback == id)));
+                }
+            }
+            sqlx::query(
+                "UPDATE notification_channels SET suppress_up = $1, suppress_down = $2, suppress_first = $3,
+                   suppress_diagnostic = $4, suppress_all = $5, mute = $6, bypass_quiet_hours = $7,
+                   webhook_config = $8, fallback_channel_id = $9, updated_at = $10
+                 WHERE id = $11",
+            )
+            .bind(c.suppress.up)
+            .bind(c.suppress.down)
+            .bind(c.suppress.first)
+            .bind(c.suppress.diagnostic)
+            .bind(c.suppress.all)
+            .bind(&c.mute)
+            .bind(c.bypass_quiet_hours)
+            .bind(c.webhook.as_ref().map(sqlx::types::Json))
+            .bind(c.fallback_channel_id)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            crate::audit::insert_audit!(&mut *tx, audit);
+            let row = fetch_channel!(&mut *tx, id);
+            tx.commit().await?;
+            Ok(Ok(row))
+        }
+        .await);
+        r?
+    }
+
+    /// Switches channel `id` on or off. Switching it on is the owner's word
+    /// that it works again: it clears a system disable and the failure streak.
+    pub async fn set_channel_enabled(
+        &self,
+        id: Uuid,
+        enabled: bool,
         audit: &NewAuditEvent,
         now: OffsetDateTime,
     ) -> StoreResult<ChannelRow> {
         Ok(dispatch!(self, write, |pool| {
             let mut tx = crate::begin_write(pool).await?;
             sqlx::query(
-                "UPDATE notification_channels SET suppress_up = $1, suppress_down = $2, suppress_first = $3,
-                   suppress_diagnostic = $4, suppress_all = $5, mute = $6, bypass_quiet_hours = $7,
-                   webhook_config = $8, updated_at = $9
-                 WHERE id = $10",
+                "UPDATE notification_channels SET enabled = $1, updated_at = $2,
+                   disabled_by_system_at = CASE WHEN $1 THEN NULL ELSE disabled_by_system_at END,
+                   disabled_reason = CASE WHEN $1 THEN NULL ELSE disabled_reason END,
+                   failing_since = CASE WHEN $1 THEN NULL ELSE failing_since END
+                 WHERE id = $3",
             )
-            .bind(suppress.up)
-            .bind(suppress.down)
-            .bind(suppress.first)
-            .bind(suppress.diagnostic)
-            .bind(suppress.all)
-            .bind(mute)
-            .bind(bypass_quiet_hours)
-            .bind(webhook.map(sqlx::types::Json))
+            .bind(enabled)
             .bind(now)
             .bind(id)
             .execute(&mut *tx)
@@ -252,31 +317,9 @@ impl Store {
         }))
     }
 
-    /// Switches channel `id` on or off.
-    pub async fn set_channel_enabled(
-        &self,
-        id: Uuid,
-        enabled: bool,
-        audit: &NewAuditEvent,
-        now: OffsetDateTime,
-    ) -> StoreResult<ChannelRow> {
-        Ok(dispatch!(self, write, |pool| {
-            let mut tx = crate::begin_write(pool).await?;
-            sqlx::query("UPDATE notification_channels SET enabled = $1, updated_at = $2 WHERE id = $3")
-                .bind(enabled)
-                .bind(now)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
-            crate::audit::insert_audit!(&mut *tx, audit);
-            let row = fetch_channel!(&mut *tx, id);
-            tx.commit().await?;
-            row
-        }))
-    }
-
     /// Checks a code for channel `id`, counting the attempt. A valid code
-    /// marks the channel verified and moves a pending value into place.
+    /// marks the channel verified and moves a pending value into place; a
+    /// value proved to work clears a system disable and the failure streak.
     pub async fn verify_channel(
         &self,
         id: Uuid,
@@ -314,7 +357,8 @@ impl Store {
                 sqlx::query(
                     "UPDATE notification_channels SET
                        value = CASE WHEN pending_value = $1 THEN pending_value ELSE value END,
-                       verified_at = $2, pending_value = NULL, updated_at = $2
+                       verified_at = $2, pending_value = NULL, updated_at = $2,
+                       disabled_by_system_at = NULL, disabled_reason = NULL, failing_since = NULL
                      WHERE id = $3 AND (value = $1 OR pending_value = $1)",
                 )
                 .bind(target)

@@ -9,6 +9,7 @@
 mod handlers;
 mod manage;
 mod quiet;
+mod signing;
 mod verify;
 mod view;
 

@@ -12,14 +12,16 @@ pub fn router() -> OpenApiRouter<AppState> {
 macro_rules! owner_handlers {
     (
         mod $module:ident, $id_ty:ty, $variant:path, $who:tt,
-        paths: [$one:tt, $many:tt, $verification:tt, $resend:tt, $test:tt, $enabled:tt, $order:tt],
+        paths: [$one:tt, $many:tt, $verification:tt, $resend:tt, $test:tt, $enabled:tt, $order:tt, $signing:tt],
         names: [$create:ident, $list:ident, $change:ident, $update:ident, $delete:ident,
-                $verify:ident, $resend_fn:ident, $test_fn:ident, $enable:ident, $reorder:ident]
+                $verify:ident, $resend_fn:ident, $test_fn:ident, $enable:ident, $reorder:ident, $rotate:ident]
     ) => {
         pub mod $module {
             use crate::http::extract::act::{ChannelManage, ChannelRead};
             use super::super::manage::{self, *};
             use super::super::verify::{self, *};
+            use super::super::signing::{self, SigningSecretRotated};
+            use super::super::view::CreatedChannel;
             use super::super::ChannelView;
             use crate::http::extract::{ApiJson, ApiPath, ApiQuery, Auth, ClientIp, RequestId};
             use crate::http::pagination::{PageParams, Paged};
@@ -40,16 +42,18 @@ macro_rules! owner_handlers {
                     .routes(routes!($test_fn))
                     .routes(routes!($enable))
                     .routes(routes!($reorder))
+                    .routes(routes!($rotate))
             }
 
             /// Add a notification channel; it is sent a verification code and gets the next priority.
+            /// A webhook's answer carries its signing secret, shown this once.
             #[utoipa::path(
                 post, path = $one, tag = "channels",
                 security(("bearer" = [])),
                 params(("id" = String, Path, format = Uuid, description = $who)),
                 request_body = CreateChannelRequest,
                 responses(
-                    (status = 201, body = ChannelView),
+                    (status = 201, body = CreatedChannel),
                     (status = 400, body = Problem, content_type = "application/problem+json"),
                     (status = 401, body = Problem, content_type = "application/problem+json"),
                     (status = 403, body = Problem, content_type = "application/problem+json", description = "Not allowed to manage these channels, or the plan's channel limit is reached"),
@@ -66,7 +70,7 @@ macro_rules! owner_handlers {
                 ClientIp(ip): ClientIp,
                 ApiPath(id): ApiPath<$id_ty>,
                 ApiJson(body): ApiJson<CreateChannelRequest>,
-            ) -> ApiResult<(StatusCode, Json<ChannelView>)> {
+            ) -> ApiResult<(StatusCode, Json<CreatedChannel>)> {
                 let view = manage::create(&state, &auth, (request_id, ip), $variant(id), body).await?;
                 Ok((StatusCode::CREATED, Json(view)))
             }
@@ -122,7 +126,7 @@ macro_rules! owner_handlers {
                 Ok(Json(manage::change_value(&state, &auth, (request_id, ip), $variant(id), body).await?))
             }
 
-            /// Change a channel's suppression, mute, quiet-hours bypass or webhook configuration.
+            /// Change a channel's suppression, mute, quiet-hours bypass, webhook configuration or fallback channel.
             #[utoipa::path(
                 patch, path = $one, tag = "channels",
                 security(("bearer" = [])),
@@ -135,7 +139,7 @@ macro_rules! owner_handlers {
                     (status = 403, body = Problem, content_type = "application/problem+json", description = "Not allowed to manage these channels"),
                     (status = 404, body = Problem, content_type = "application/problem+json", description = "No such owner, or no channel of that priority"),
                     (status = 415, body = Problem, content_type = "application/problem+json"),
-                    (status = 422, body = Problem, content_type = "application/problem+json", description = "Nothing to change, a mute in the past, or an invalid webhook configuration"),
+                    (status = 422, body = Problem, content_type = "application/problem+json", description = "Nothing to change, a mute in the past, an invalid webhook configuration, or a fallback that is not another channel of the owner"),
                 )
             )]
             pub async fn $update(
@@ -265,6 +269,7 @@ macro_rules! owner_handlers {
             }
 
             /// Switch a channel on or off; a disabled channel receives nothing but its own codes.
+            /// Switching it on also clears a disable by the system (`disabled_by_system`).
             #[utoipa::path(
                 put, path = $enabled, tag = "channels",
                 security(("bearer" = [])),
@@ -317,6 +322,34 @@ macro_rules! owner_handlers {
             ) -> ApiResult<Json<ChannelList>> {
                 Ok(Json(manage::reorder(&state, &auth, (request_id, ip), $variant(id), body).await?))
             }
+
+            /// Give a webhook channel a new signing secret, shown this once; the old one keeps
+            /// signing beside it until `previous_secret_expires_at`.
+            #[utoipa::path(
+                post, path = $signing, tag = "channels",
+                security(("bearer" = [])),
+                params(("id" = String, Path, format = Uuid, description = $who)),
+                request_body = PriorityRequest,
+                responses(
+                    (status = 200, body = SigningSecretRotated),
+                    (status = 400, body = Problem, content_type = "application/problem+json"),
+                    (status = 401, body = Problem, content_type = "application/problem+json"),
+                    (status = 403, body = Problem, content_type = "application/problem+json", description = "Not allowed to manage these channels"),
+                    (status = 404, body = Problem, content_type = "application/problem+json", description = "No such owner, or no channel of that priority"),
+                    (status = 415, body = Problem, content_type = "application/problem+json"),
+                    (status = 422, body = Problem, content_type = "application/problem+json", description = "Missing priority, or not a webhook channel"),
+                )
+            )]
+            pub async fn $rotate(
+                State(state): State<AppState>,
+                auth: Auth<ChannelManage>,
+                RequestId(request_id): RequestId,
+                ClientIp(ip): ClientIp,
+                ApiPath(id): ApiPath<$id_ty>,
+                ApiJson(body): ApiJson<PriorityRequest>,
+            ) -> ApiResult<Json<SigningSecretRotated>> {
+                Ok(Json(signing::rotate(&state, &auth, (request_id, ip), $variant(id), body).await?))
+            }
         }
     };
 }
@@ -330,12 +363,13 @@ owner_handlers! {
         "/v1/customer/{id}/notification-channel/verification/resend",
         "/v1/customer/{id}/notification-channel/test",
         "/v1/customer/{id}/notification-channel/enabled",
-        "/v1/customer/{id}/notification-channels/order"
+        "/v1/customer/{id}/notification-channels/order",
+        "/v1/customer/{id}/notification-channel/signing-secret"
     ],
     names: [
         create_customer_channel, list_customer_channels, change_customer_channel_value, update_customer_channel,
         delete_customer_channels, verify_customer_channel, resend_customer_channel_code, test_customer_channel,
-        enable_customer_channel, reorder_customer_channels
+        enable_customer_channel, reorder_customer_channels, rotate_customer_channel_signing_secret
     ]
 }
 
@@ -348,11 +382,12 @@ owner_handlers! {
         "/v1/team/{id}/notification-channel/verification/resend",
         "/v1/team/{id}/notification-channel/test",
         "/v1/team/{id}/notification-channel/enabled",
-        "/v1/team/{id}/notification-channels/order"
+        "/v1/team/{id}/notification-channels/order",
+        "/v1/team/{id}/notification-channel/signing-secret"
     ],
     names: [
         create_team_channel, list_team_channels, change_team_channel_value, update_team_channel,
         delete_team_channels, verify_team_channel, resend_team_channel_code, test_team_channel,
-        enable_team_channel, reorder_team_channels
+        enable_team_channel, reorder_team_channels, rotate_team_channel_signing_secret
     ]
 }

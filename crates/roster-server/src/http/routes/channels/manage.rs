@@ -1,7 +1,7 @@
 //! Creating, listing, changing, reordering and deleting an owner's channels;
 //! the same for customers and teams.
 
-use super::view::{mute_to_stored, stored_mute, webhook_config};
+use super::view::{mute_to_stored, stored_mute, webhook_config, CreatedChannel};
 use super::{channel_at, new_code, owner_target, priority, resolve, verification_message, ChannelView};
 use crate::http::extract::act::{ChannelManage, ChannelRead};
 use crate::http::extract::Auth;
@@ -12,7 +12,8 @@ use crate::state::AppState;
 use roster_core::channel::{ChannelType, ChannelValue, Mute, Suppress, WebhookConfig};
 use roster_core::validation::FieldErrors;
 use roster_core::Error;
-use roster_store::channels::{ChannelOwner, NewChannel, TypeFilter};
+use roster_delivery::transports::standard_webhooks::generate_secret;
+use roster_store::channels::{ChannelControls, ChannelOwner, NewChannel, TypeFilter};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::BTreeSet;
@@ -55,6 +56,16 @@ pub struct UpdateChannelRequest {
     pub mute: Option<serde_json::Value>,
     pub bypass_quiet_hours: Option<bool>,
     pub webhook: Option<WebhookConfig>,
+    /// Another channel of the same owner (its `id`, which survives reordering)
+    /// to try when a delivery through this one fails for good; `null` for none.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Uuid>)]
+    pub fallback_channel_id: Option<Option<Uuid>>,
+}
+
+/// Tells a field given as `null` (`Some(None)`) from one left out (`None`).
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -111,7 +122,7 @@ pub(super) async fn create(
     (request_id, ip): (Option<String>, IpAddr),
     owner: ChannelOwner,
     body: CreateChannelRequest,
-) -> Result<ChannelView, Error> {
+) -> Result<CreatedChannel, Error> {
     let facts = resolve(state, auth, owner).await?;
     let mut errors = FieldErrors::default();
     let ty = match &body.channel_type {
@@ -138,6 +149,7 @@ pub(super) async fn create(
     // A webhook always has a configuration, so delivery never guesses.
     let webhook = (ty == ChannelType::Webhook).then(|| body.webhook.clone().unwrap_or_default());
     let webhook_json = webhook.as_ref().map(|w| serde_json::to_value(w).expect("serializable"));
+    let signing_secret = (ty == ChannelType::Webhook).then(generate_secret);
     let now = roster_core::clock::now();
     let id = Uuid::now_v7();
     let (code, code_row) = new_code(state, id, value.as_str(), now);
@@ -161,6 +173,7 @@ pub(super) async fn create(
             mute: mute_to_stored(mute),
             bypass_quiet_hours: body.bypass_quiet_hours.unwrap_or(false),
             webhook: webhook_json,
+            signing_secret: signing_secret.clone(),
             code: code_row,
             message,
             max,
@@ -169,7 +182,7 @@ pub(super) async fn create(
         })
         .await?;
     state.message_queued();
-    ChannelView::from_row(&row, now)
+    Ok(CreatedChannel { channel: ChannelView::from_row(&row, now)?, signing_secret })
 }
 
 pub(super) async fn list(
@@ -248,8 +261,17 @@ pub(super) async fn update(
     let p = priority(&mut errors, body.priority);
     let mute = mute_field(&mut errors, body.mute.as_ref());
     webhook_field(&mut errors, None, body.webhook.as_ref());
-    if body.suppress.is_none() && body.mute.is_none() && body.bypass_quiet_hours.is_none() && body.webhook.is_none() {
-        errors.push("suppress", "required", "give at least one of suppress, mute, bypass_quiet_hours, webhook");
+    if body.suppress.is_none()
+        && body.mute.is_none()
+        && body.bypass_quiet_hours.is_none()
+        && body.webhook.is_none()
+        && body.fallback_channel_id.is_none()
+    {
+        errors.push(
+            "suppress",
+            "required",
+            "give at least one of suppress, mute, bypass_quiet_hours, webhook, fallback_channel_id",
+        );
     }
     errors.finish()?;
     let row = channel_at(state, owner, p.expect("checked")).await?;
@@ -277,13 +299,16 @@ pub(super) async fn update(
         "channel.updated",
         "notification_channel",
         Some(row.id),
-        json!({ "type": row.channel_type, "priority": row.priority }),
+        json!({ "type": row.channel_type, "priority": row.priority, "fallback_channel_id": body.fallback_channel_id }),
     );
-    let bypass = body.bypass_quiet_hours.unwrap_or(row.bypass_quiet_hours);
-    let row = state
-        .store()
-        .update_channel_controls(row.id, &suppress, &mute_to_stored(mute), bypass, webhook.as_ref(), &audit, now)
-        .await?;
+    let controls = ChannelControls {
+        suppress,
+        mute: mute_to_stored(mute),
+        bypass_quiet_hours: body.bypass_quiet_hours.unwrap_or(row.bypass_quiet_hours),
+        webhook,
+        fallback_channel_id: body.fallback_channel_id.unwrap_or(row.fallback_channel_id),
+    };
+    let row = state.store().update_channel_controls(owner, row.id, &controls, &audit, now).await?;
     ChannelView::from_row(&row, now)
 }
 
@@ -308,7 +333,11 @@ pub(super) async fn set_enabled(
         if enabled { "channel.enabled" } else { "channel.disabled" },
         "notification_channel",
         Some(row.id),
-        json!({ "type": row.channel_type, "priority": row.priority }),
+        json!({
+            "type": row.channel_type,
+            "priority": row.priority,
+            "cleared_system_disable": enabled && row.disabled_by_system_at.is_some(),
+        }),
     );
     let row = state.store().set_channel_enabled(row.id, enabled, &audit, now).await?;
     ChannelView::from_row(&row, now)

@@ -31,10 +31,45 @@ pub struct ChannelView {
     pub bypass_quiet_hours: bool,
     /// Webhooks only: the request's shape, header values masked.
     pub webhook: Option<WebhookConfig>,
+    /// Webhooks only: the first characters of the Standard Webhooks signing
+    /// secret (the secret itself is shown once, when created or rotated).
+    #[schema(example = "whsec_MfKQ…")]
+    pub signing_secret_hint: Option<String>,
+    /// Webhooks only: after a rotation, until when the replaced secret still signs too.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub previous_secret_expires_at: Option<OffsetDateTime>,
+    /// Another channel of the same owner, tried when a delivery through this one fails for good.
+    pub fallback_channel_id: Option<Uuid>,
+    /// Set when the system turned the channel off; switching it on (or verifying a new value) clears it.
+    pub disabled_by_system: Option<DisabledBySystem>,
+    /// Since when every delivery through the channel has failed; `null` while it works.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub failing_since: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+}
+
+/// Why and when the system turned a channel off, apart from the owner's `enabled`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DisabledBySystem {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// What the receiver did, e.g. that it answered 410 Gone, or failed every delivery for a day.
+    pub reason: String,
+}
+
+/// A new channel: the channel, and for a webhook its signing secret, shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedChannel {
+    #[serde(flatten)]
+    pub channel: ChannelView,
+    /// Webhooks only, and only in this answer: the Standard Webhooks secret
+    /// (`whsec_…`) that signs the channel's requests. Store it now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")]
+    pub signing_secret: Option<String>,
 }
 
 impl ChannelView {
@@ -70,6 +105,14 @@ impl ChannelView {
             },
             bypass_quiet_hours: row.bypass_quiet_hours,
             webhook,
+            signing_secret_hint: row.signing_secret_hint.as_ref().map(|h| format!("{h}…")),
+            // Shown while it lasts: an expired one signs nothing any more.
+            previous_secret_expires_at: row.previous_secret_expires_at.filter(|t| *t > now),
+            fallback_channel_id: row.fallback_channel_id,
+            disabled_by_system: row
+                .disabled_by_system_at
+                .map(|at| DisabledBySystem { at, reason: row.disabled_reason.clone().unwrap_or_default() }),
+            failing_since: row.failing_since,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
