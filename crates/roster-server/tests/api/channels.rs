@@ -3,9 +3,12 @@
 //! actually arrived at the test SMTP server.
 
 mod access;
+mod health;
 mod lifecycle;
 mod ordering;
 mod quiet_hours;
+mod signing;
+mod unsubscribe;
 mod values;
 mod webhooks;
 
