@@ -4,6 +4,7 @@
 //! CLI flags) into the types below and carried through the store and the
 //! delivery engine unchanged.
 
+pub mod alert;
 pub mod channel;
 pub mod clock;
 pub mod email;

@@ -86,10 +86,19 @@ pub(crate) async fn send(
             let trigger = PagerDutyTrigger {
                 summary,
                 source: senders.product_name.clone(),
-                severity: PagerDutySeverity::Info,
+                severity: severity(out),
                 timestamp: clock::now(),
             };
-            senders.pagerduty.send(&m.recipient, &out.id(), &PagerDutyAction::Trigger(trigger)).await?
+            // An alert's key pairs a down with the up that resolves it; anything else is its own incident.
+            let dedup_key = match out.template {
+                Template::Alert => data_str(m, "dedup_key").map(str::to_owned).unwrap_or_else(|| out.id()),
+                _ => out.id(),
+            };
+            let action = match alert_event(m) {
+                Some(Event::Up) => PagerDutyAction::Resolve,
+                _ => PagerDutyAction::Trigger(trigger),
+            };
+            senders.pagerduty.send(&m.recipient, &dedup_key, &action).await?
         }
         Transport::PushNotification => {
             let push = senders.push.as_ref().ok_or_else(|| not_configured(transport))?;
@@ -103,6 +112,24 @@ pub(crate) async fn send(
         }
     };
     Ok(Some(delivered.status))
+}
+
+/// The event an alert reports; `None` for anything that is not an alert.
+fn alert_event(m: &ClaimedMessage) -> Option<Event> {
+    serde_json::from_value(m.data.0.get("event")?.clone()).ok()
+}
+
+fn data_str<'a>(m: &'a ClaimedMessage, key: &str) -> Option<&'a str> {
+    m.data.0.get(key).and_then(Value::as_str)
+}
+
+/// How loudly PagerDuty should ring: an urgent down is critical, other alerts warnings, the rest information.
+fn severity(out: &Outgoing<'_>) -> PagerDutySeverity {
+    match (out.template, alert_event(out.message), data_str(out.message, "urgency")) {
+        (Template::Alert, Some(Event::Down), Some("high")) => PagerDutySeverity::Critical,
+        (Template::Alert, _, _) => PagerDutySeverity::Warning,
+        _ => PagerDutySeverity::Info,
+    }
 }
 
 /// The text read out on a call: a code is spelled digit by digit with
@@ -130,10 +157,10 @@ fn webhook_request(out: &Outgoing<'_>) -> Result<WebhookRequest, TransportError>
     let body = if config.method.allows_body() {
         let ctx = TemplateContext {
             // A verification or a test precedes any check result.
-            event: Event::First,
+            event: alert_event(m).unwrap_or(Event::First),
             title: out.rendered.subject.clone(),
             message: out.rendered.text.clone(),
-            service: String::new(),
+            service: data_str(m, "service_name").unwrap_or_default().to_owned(),
             team: m.data.0.get("team_name").and_then(Value::as_str).unwrap_or_default().to_owned(),
             time: now,
             delivery_id: out.id(),
@@ -164,6 +191,12 @@ fn default_body(out: &Outgoing<'_>, now: time::OffsetDateTime) -> Value {
     });
     if let Some(code) = out.code() {
         body["code"] = code.into();
+    }
+    if out.template == Template::Alert {
+        let data = &out.message.data.0;
+        for key in ["alert_id", "event", "urgency", "service_id", "service_name", "team_name", "raised_at"] {
+            body[key] = data.get(key).cloned().unwrap_or(Value::Null);
+        }
     }
     body
 }

@@ -2,6 +2,7 @@
 //! and the helpers they share.
 
 pub mod accounts;
+pub mod alerts;
 pub mod audit;
 pub mod passwords;
 pub mod rate_limit;
