@@ -49,6 +49,9 @@ pub const ROUTES: &[RouteRule] = &[
     rule("POST", "/v1/api-keys", A(Action::ApiKeysWrite)),
     rule("DELETE", "/v1/api-keys/{id}", A(Action::ApiKeysWrite)),
     rule("PUT", "/v1/customer/status", A(Action::ProfileWrite)),
+    // The audit trail and the customer's own data (routes/audit.rs, routes/customer.rs).
+    rule("GET", "/v1/audit-events", A(Action::AuditRead)),
+    rule("GET", "/v1/customer/export", A(Action::ProfileRead)),
     // Teams and their members (routes/teams.rs).
     rule("POST", "/v1/team", A(Action::TeamCreate)),
     rule("GET", "/v1/teams", A(Action::TeamRead)),
@@ -114,7 +117,14 @@ pub const ROUTES: &[RouteRule] = &[
     rule("GET", "/v1/unsubscribe/{token}", Public),
     rule("POST", "/v1/unsubscribe/{token}", Public),
     // What was sent through a channel (routes/deliveries.rs).
+    rule("GET", "/v1/deliveries", A(Action::DeliveryRead)),
     rule("GET", "/v1/deliveries/{id}", A(Action::DeliveryRead)),
+    rule("POST", "/v1/deliveries/{id}/retry", A(Action::DeliveryRetry)),
+    // Alerts and who they would reach (routes/alerts.rs).
+    rule("POST", "/v1/team/{id}/notify", A(Action::AlertSend)),
+    rule("POST", "/v1/customer/{id}/notify", A(Action::AlertSend)),
+    rule("GET", "/v1/team/{id}/reachability", A(Action::ChannelRead)),
+    rule("GET", "/v1/customer/{id}/reachability", A(Action::ChannelRead)),
 ];
 
 /// The roles a matrix column is shown for (notify-only contacts cannot log in at all).

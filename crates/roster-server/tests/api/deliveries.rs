@@ -148,3 +148,107 @@ async fn failed_webhook_test(backend: Backend) {
     let stranger = app.signup().await;
     app.get(&format!("/v1/deliveries/{id}"), &stranger.token).await.assert(404, Some("NOT_FOUND"));
 }
+
+dual_test! {
+    async fn a_failed_delivery_is_replayed_by_whoever_may_change_its_channel(app) {
+        let backend = app.backend;
+        drop(app);
+        replayed_webhook(backend).await;
+    }
+}
+
+/// A test that failed (500) is listed as failed, replayed, and then sent.
+async fn replayed_webhook(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| {
+        c.channels.allow_private_targets = true;
+        c.channels.allow_http_webhooks = true;
+    })
+    .await
+    else {
+        return;
+    };
+    let receiver = HttpReceiver::start().await;
+    let owner = app.signup().await;
+    let base = format!("/v1/team/{}/notification-channel", owner.team_id.0);
+    let r = app.post(&base, Some(&owner.token), json!({ "type": "webhook", "value": receiver.url_for("/hook") })).await;
+    r.assert(201, None);
+    let (priority, channel) = (r.body["priority"].as_i64().unwrap(), r.body["id"].as_str().unwrap().to_owned());
+    let request = receiver.next_request(WAIT).await.expect("the verification was sent");
+    let code = request.json().unwrap()["code"].as_str().expect("a code").to_owned();
+    app.patch(&format!("{base}/verification"), &owner.token, json!({ "priority": priority, "code": code }))
+        .await
+        .assert(200, None);
+    receiver.respond_with(Behavior::Status(500));
+    let r = app.post(&format!("{base}/test"), Some(&owner.token), json!({ "priority": priority })).await;
+    r.assert(202, None);
+    let id = r.body["delivery_id"].as_str().unwrap().to_owned();
+    receiver.next_request(WAIT).await.expect("the test was tried");
+    settled(&app, &owner.token, id.parse().unwrap()).await;
+
+    // The listing shows both deliveries of the channel, newest first, and filters.
+    let r = app.get(&format!("/v1/deliveries?channel={channel}"), &owner.token).await;
+    r.assert(200, None);
+    let kinds: Vec<&str> = r.body["data"].as_array().unwrap().iter().map(|d| d["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["test", "verification"]);
+    assert_eq!(r.body["total_count"], 2);
+    let r = app.get(&format!("/v1/deliveries?channel={channel}&status=failed"), &owner.token).await;
+    assert_eq!(r.body["total_count"], 1);
+    assert_eq!(r.body["data"][0]["id"], id);
+    assert_eq!(r.body["data"][0]["attempt_count"], 1);
+    app.get("/v1/deliveries?status=lost&channel=nope", &owner.token).await.assert(422, Some("VALIDATION_ERROR"));
+
+    // A member of the team may read it but not replay it (managing team channels is for its managers); a viewer neither.
+    let member = app.add_member(&owner, Role::User).await;
+    let retry = format!("/v1/deliveries/{id}/retry");
+    app.post(&retry, Some(&member.token), json!({})).await.assert(403, Some("FORBIDDEN"));
+    let viewer = app.add_member(&owner, Role::Viewer).await;
+    app.post(&retry, Some(&viewer.token), json!({})).await.assert(403, Some("FORBIDDEN"));
+    let stranger = app.signup().await;
+    app.post(&retry, Some(&stranger.token), json!({})).await.assert(404, Some("NOT_FOUND"));
+
+    receiver.respond_with(Behavior::Status(200));
+    let r = app.post(&retry, Some(&owner.token), json!({})).await;
+    r.assert(202, None);
+    assert_eq!(r.body["status"], "pending");
+    let request = receiver.next_request(WAIT).await.expect("the replay was sent");
+    assert_eq!(request.header("webhook-id"), Some(id.as_str()), "the same id, so the receiver can deduplicate");
+    let r = settled(&app, &owner.token, id.parse().unwrap()).await;
+    assert_eq!(r.body["status"], "sent");
+    let outcomes: Vec<&str> =
+        r.body["attempts"].as_array().unwrap().iter().map(|a| a["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, ["failed", "sent"], "the failed attempt stays on record");
+
+    // Only a failed delivery is replayed; a verification code never is.
+    app.post(&retry, Some(&owner.token), json!({})).await.assert(409, Some("CONFLICT"));
+    let verification = app.get(&format!("/v1/deliveries?channel={channel}&kind=verification"), &owner.token).await;
+    let vid = verification.body["data"][0]["id"].as_str().unwrap().to_owned();
+    on_db!(app, |conn| {
+        sqlx::query("UPDATE outbox SET status = 'failed' WHERE id = $1")
+            .bind(vid.parse::<Uuid>().unwrap())
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    });
+    let r = app.post(&format!("/v1/deliveries/{vid}/retry"), Some(&owner.token), json!({})).await;
+    r.assert(409, Some("CONFLICT"));
+    assert!(r.body["detail"].as_str().unwrap().contains("new code"), "{}", r.text);
+}
+
+dual_test! {
+    async fn the_listing_shows_only_channels_the_caller_may_read(app) {
+        let owner = app.signup().await;
+        let address = fresh_address("mine");
+        let base = format!("/v1/customer/{}/notification-channel", owner.customer_id.0);
+        app.post(&base, Some(&owner.token), json!({ "type": "email", "value": address })).await.assert(201, None);
+        app.mail_to(&address).await;
+        let member = app.add_member(&owner, Role::User).await;
+        let r = app.get("/v1/deliveries", &member.token).await;
+        r.assert(200, None);
+        assert_eq!(r.body["total_count"], 0, "someone else's personal channel: {}", r.text);
+        let admin = app.add_member(&owner, Role::Admin).await;
+        assert_eq!(app.get("/v1/deliveries", &admin.token).await.body["total_count"], 1);
+        assert_eq!(app.get("/v1/deliveries", &owner.token).await.body["total_count"], 1);
+        let stranger = app.signup().await;
+        assert_eq!(app.get("/v1/deliveries", &stranger.token).await.body["total_count"], 0);
+    }
+}
