@@ -20,5 +20,6 @@ mod organization;
 mod permissions;
 mod platform;
 mod redaction;
+mod scale_out;
 mod services;
 mod teams;
