@@ -5,15 +5,18 @@
 //! arrived, decoded. [`HttpReceiver`] does the same for HTTP (webhooks, chat,
 //! SMS and paging APIs), answering as the test programs it to. Waiting is
 //! signal-based (a signal rung on every delivery), so tests never poll or
-//! sleep.
+//! sleep. [`Tally`] counts what a receiver got by a header's value (a
+//! webhook's `webhook-id`), to show each message arrived once, or at least once.
 
 mod http;
 mod mail;
 mod session;
+mod tally;
 mod watched;
 
 pub use http::{Behavior, HttpReceiver, RecordedRequest, Reply};
 pub use mail::ReceivedMail;
+pub use tally::Tally;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
