@@ -6,10 +6,14 @@
 //! mid-send only delays its messages until the lease runs out.
 
 use crate::dispatch::{self, Outgoing};
+use crate::gate::{self, Gate};
+use crate::health::{self, TEST};
+use crate::policy::human;
 use crate::transports::TransportError;
-use crate::{ChannelSenders, Mailer, RetryPolicy, Templates};
+use crate::{ChannelSenders, DeliveryPolicy, Mailer, RetryPolicy, Templates};
 use roster_core::clock;
 use roster_core::message::{Template, Transport};
+use roster_store::channel_health::{Outcome, Settled, Settlement};
 use roster_store::{AttemptRecord, ClaimedMessage, Store, StoreError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -43,8 +47,8 @@ impl Default for WorkerConfig {
     }
 }
 
-/// The outbox kind of a test message, which is tried once.
-const TEST_KIND: &str = "test";
+/// The error class of an alert given up on because it got too old for its transport.
+const EXPIRED: &str = "expired";
 /// How much longer than a send the lease must be: settling takes a moment too.
 const LEASE_MARGIN: Duration = Duration::from_secs(5);
 /// The least the worker waits when a message is due but could not be claimed
@@ -81,12 +85,14 @@ pub struct Worker {
 }
 
 /// What every delivery task shares.
+#[derive(Clone)]
 struct Inner {
     store: Store,
     mailer: Arc<Mailer>,
     senders: Arc<ChannelSenders>,
     templates: Arc<Templates>,
     cfg: WorkerConfig,
+    policy: DeliveryPolicy,
     permits: Arc<Semaphore>,
 }
 
@@ -109,7 +115,14 @@ impl Worker {
         wake: Arc<Notify>,
     ) -> Self {
         let permits = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
-        Self { inner: Arc::new(Inner { store, mailer, senders, templates, cfg, permits }), wake }
+        let policy = DeliveryPolicy::default();
+        Self { inner: Arc::new(Inner { store, mailer, senders, templates, cfg, policy, permits }), wake }
+    }
+
+    /// Replaces the default caps, quotas and health thresholds.
+    pub fn with_policy(self, policy: DeliveryPolicy) -> Self {
+        let inner = Inner { policy, ..Inner::clone(&self.inner) };
+        Self { inner: Arc::new(inner), wake: self.wake }
     }
 
     /// Sends due messages until `shutdown`, then waits for the sends in
@@ -194,18 +207,65 @@ impl Worker {
 }
 
 impl Inner {
-    /// Sends one message and records the outcome.
+    /// Judges one message, sends it if it is to go, and records the outcome
+    /// together with what follows from it (the channel's health, a fallback).
     async fn deliver(&self, message: ClaimedMessage) {
+        let (id, attempt) = (message.id, message.attempts);
+        let now = clock::now();
+        let deadline = match gate::check(&self.store, &self.policy, &message, now).await {
+            Ok(Gate::Send { deadline }) => deadline,
+            Ok(Gate::Skip(reason)) => {
+                if self.settle(&message, Outcome::Skipped(reason), None, None, now).await.recorded {
+                    tracing::info!(message_id = %id, kind = %message.kind, reason, "outbox: not sent, the channel is off, muted or gone");
+                }
+                return;
+            }
+            Ok(Gate::Expired(cap)) => {
+                let record = AttemptRecord {
+                    started_at: now,
+                    duration_ms: 0,
+                    outcome: "failed",
+                    status_code: None,
+                    error_class: Some(EXPIRED),
+                    error_detail: Some(format!("not sent: older than the {} cap of {}", message.transport, human(cap))),
+                };
+                if self.settle(&message, Outcome::Failed, Some(record), None, now).await.recorded {
+                    tracing::warn!(message_id = %id, attempt, transport = %message.transport, "outbox: alert too old for its transport, given up");
+                }
+                return;
+            }
+            Ok(Gate::Delay(until)) => {
+                match self.store.defer_message(id, message.lease_token, until, now).await {
+                    Ok(true) => tracing::info!(
+                        message_id = %id, transport = %message.transport, until = %until,
+                        "outbox: the destination's quota is used up, delayed to its next window"
+                    ),
+                    Ok(false) => {
+                        tracing::warn!(message_id = %id, "outbox: lease lost before delaying; another worker has the message")
+                    }
+                    Err(e) => {
+                        tracing::error!(message_id = %id, error = %e, "outbox: could not delay the message; it is retried when its lease runs out")
+                    }
+                }
+                return;
+            }
+            Err(e) => {
+                tracing::error!(message_id = %id, error = %e, "outbox: could not check the message; it is retried when its lease runs out");
+                return;
+            }
+        };
         let started_at = clock::now();
         let started = Instant::now();
         let result = self.attempt(&message).await;
         let duration_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
         let now = clock::now();
-        let (outcome, delay) = match &result {
-            Ok(_) => ("sent", None),
-            Err(e) => match self.retry_delay(&message, e) {
-                Some(delay) => ("retry", Some(delay)),
-                None => ("failed", None),
+        // `expired`: the cap a retry would pass, so the alert is given up on now.
+        let (outcome, expired) = match &result {
+            Ok(_) => (Outcome::Sent, None),
+            Err(e) => match (self.retry_delay(&message, e).map(|d| later(now, d)), deadline) {
+                (Some(at), Some((until, cap))) if at > until => (Outcome::Failed, Some(cap)),
+                (Some(at), _) => (Outcome::Retry(at), None),
+                (None, _) => (Outcome::Failed, None),
             },
         };
         let error = result.as_ref().err();
@@ -216,39 +276,79 @@ impl Inner {
         let record = AttemptRecord {
             started_at,
             duration_ms,
-            outcome,
-            status_code: status_code.map(i64::from),
-            error_class: error.map(TransportError::class),
-            error_detail: error.map(|e| e.detail().to_owned()),
-        };
-        let next_attempt = delay.map(|d| later(now, d));
-        let settled = self.store.settle_message(message.id, message.lease_token, &record, next_attempt, now).await;
-        let (id, attempt) = (message.id, message.attempts);
-        match settled {
-            Ok(true) => match (error, delay) {
-                (None, _) => {
-                    tracing::info!(message_id = %id, template = %message.template, attempt, duration_ms, "outbox: message sent")
-                }
-                (Some(e), Some(delay)) => tracing::warn!(
-                    message_id = %id, attempt, error_class = e.class(), error = e.detail(), retry_in = ?delay,
-                    "outbox: send failed, will retry"
-                ),
-                (Some(e), None) if e.is_permanent() || message.kind == TEST_KIND => tracing::warn!(
-                    message_id = %id, attempt, error_class = e.class(), error = e.detail(), kind = %message.kind,
-                    "outbox: message failed permanently"
-                ),
-                (Some(e), None) => tracing::error!(
-                    message_id = %id, attempt, error_class = e.class(), error = e.detail(),
-                    "outbox: message failed after its last retry"
-                ),
+            outcome: match outcome {
+                Outcome::Sent => "sent",
+                Outcome::Retry(_) => "retry",
+                Outcome::Failed | Outcome::Skipped(_) => "failed",
             },
-            Ok(false) => {
-                tracing::warn!(message_id = %id, outcome, "outbox: lease lost before settling; another worker has the message")
+            status_code: status_code.map(i64::from),
+            error_class: if expired.is_some() { Some(EXPIRED) } else { error.map(TransportError::class) },
+            error_detail: error.map(|e| match expired {
+                Some(cap) => format!("{e}; a retry would come after the {} cap of {}", message.transport, human(cap)),
+                None => e.detail().to_owned(),
+            }),
+        };
+        let health = health::assess(&message.kind, Transport::parse(&message.transport), &result, &self.policy);
+        let retry_at = match outcome {
+            Outcome::Retry(at) => Some(at),
+            _ => None,
+        };
+        if !self.settle(&message, outcome, Some(record), health, now).await.recorded {
+            return;
+        }
+        match (error, retry_at) {
+            (None, _) => {
+                tracing::info!(message_id = %id, template = %message.template, attempt, duration_ms, "outbox: message sent")
             }
-            Err(e) => tracing::error!(
-                message_id = %id, outcome, error = %e,
-                "outbox: could not record the attempt; the message is retried when its lease runs out"
+            (Some(e), Some(at)) => tracing::warn!(
+                message_id = %id, attempt, error_class = e.class(), error = e.detail(), retry_at = %at,
+                "outbox: send failed, will retry"
             ),
+            (Some(e), None) if expired.is_some() => tracing::warn!(
+                message_id = %id, attempt, error_class = e.class(), error = e.detail(), transport = %message.transport,
+                "outbox: send failed and a retry would come too late for the transport; given up"
+            ),
+            (Some(e), None) if e.is_permanent() || message.kind == TEST => tracing::warn!(
+                message_id = %id, attempt, error_class = e.class(), error = e.detail(), kind = %message.kind,
+                "outbox: message failed permanently"
+            ),
+            (Some(e), None) => tracing::error!(
+                message_id = %id, attempt, error_class = e.class(), error = e.detail(),
+                "outbox: message failed after its last retry"
+            ),
+        }
+    }
+
+    /// Settles `message` with what follows from it, in one transaction;
+    /// logs what could not be recorded and answers what was.
+    async fn settle(
+        &self,
+        message: &ClaimedMessage,
+        outcome: Outcome,
+        attempt: Option<AttemptRecord>,
+        health: Option<roster_store::channel_health::HealthUpdate>,
+        now: OffsetDateTime,
+    ) -> Settled {
+        let id = message.id;
+        let s = Settlement { id, lease_token: message.lease_token, outcome, attempt, health, now };
+        match self.store.settle_delivery(&s).await {
+            Ok(settled) if !settled.recorded => {
+                tracing::warn!(message_id = %id, "outbox: lease lost before settling; another worker has the message");
+                settled
+            }
+            Ok(settled) => {
+                if let Some(fallback) = settled.fallback {
+                    tracing::info!(message_id = %id, fallback_id = %fallback, "outbox: alert failed for good, queued through the channel's fallback");
+                }
+                settled
+            }
+            Err(e) => {
+                tracing::error!(
+                    message_id = %id, error = %e,
+                    "outbox: could not record the outcome; the message is retried when its lease runs out"
+                );
+                Settled::default()
+            }
         }
     }
 
@@ -257,7 +357,7 @@ impl Inner {
     /// whether the channel works) are not retried. A receiver's `Retry-After`
     /// pushes the next attempt back, up to the schedule's longest delay.
     fn retry_delay(&self, message: &ClaimedMessage, error: &TransportError) -> Option<Duration> {
-        if error.is_permanent() || message.kind == TEST_KIND {
+        if error.is_permanent() || message.kind == TEST {
             return None;
         }
         let delay = self.cfg.retry.next_delay(message.attempts)?;

@@ -94,7 +94,7 @@ impl Drop for TestDb {
 }
 
 fn counts(pending: i64, sent: i64, failed: i64) -> OutboxCounts {
-    OutboxCounts { pending, sending: 0, sent, failed }
+    OutboxCounts { pending, sending: 0, sent, failed, skipped: 0 }
 }
 
 fn config(schedule_secs: &[u64]) -> WorkerConfig {

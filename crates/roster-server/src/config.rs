@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// A value that must never reach a log or a terminal.
 #[derive(Clone, Deserialize, PartialEq, Eq)]
@@ -56,11 +57,107 @@ pub struct WorkerSettings {
     pub batch_size: i64,
     /// Sends in flight at once per worker.
     pub concurrency: usize,
+    /// Delay before each attempt, in seconds; a message gets one attempt per
+    /// entry (the first is normally 0: at once).
+    pub retry_schedule_secs: Vec<u64>,
+    /// Each delay is scaled by a random factor in 1 ± this (0 to 1).
+    pub retry_jitter: f64,
+    /// How old an alert may get, per transport, before it is given up on as
+    /// `expired` instead of tried (again); 0: as long as the retry schedule lasts.
+    pub max_age_secs: PerTransportSetting<u64>,
+    /// Sends each destination (address, number, URL, key) takes per quota
+    /// window, per transport; more are delayed to the next window, never
+    /// dropped. 0: no quota.
+    pub quota: PerTransportSetting<u32>,
+    pub quota_window_secs: u64,
+    /// How long a channel may fail every alert before it is turned off
+    /// (`disabled_by_system`) and its owner told; 0: never for that reason.
+    pub disable_failing_after_secs: u64,
+}
+
+/// One setting per transport (channel type).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PerTransportSetting<T> {
+    pub email: T,
+    pub sms: T,
+    pub voice: T,
+    pub webhook: T,
+    pub slack: T,
+    pub discord: T,
+    pub msteams: T,
+    pub pagerduty: T,
+    pub push_notification: T,
+}
+
+impl<T> PerTransportSetting<T> {
+    pub fn map<U>(self, mut f: impl FnMut(T) -> U) -> roster_delivery::PerTransport<U> {
+        roster_delivery::PerTransport {
+            email: f(self.email),
+            sms: f(self.sms),
+            voice: f(self.voice),
+            webhook: f(self.webhook),
+            slack: f(self.slack),
+            discord: f(self.discord),
+            msteams: f(self.msteams),
+            pagerduty: f(self.pagerduty),
+            push_notification: f(self.push_notification),
+        }
+    }
+}
+
+impl<T> From<roster_delivery::PerTransport<T>> for PerTransportSetting<T> {
+    fn from(p: roster_delivery::PerTransport<T>) -> Self {
+        Self {
+            email: p.email,
+            sms: p.sms,
+            voice: p.voice,
+            webhook: p.webhook,
+            slack: p.slack,
+            discord: p.discord,
+            msteams: p.msteams,
+            pagerduty: p.pagerduty,
+            push_notification: p.push_notification,
+        }
+    }
 }
 
 impl Default for WorkerSettings {
     fn default() -> Self {
-        Self { poll_interval_ms: 1000, lease_secs: 60, batch_size: 32, concurrency: 8 }
+        // The delivery engine's defaults, in the units of the settings.
+        let retry = roster_delivery::RetryPolicy::default();
+        let policy = roster_delivery::DeliveryPolicy::default();
+        Self {
+            poll_interval_ms: 1000,
+            lease_secs: 60,
+            batch_size: 32,
+            concurrency: 8,
+            retry_schedule_secs: retry.schedule.iter().map(|d| d.as_secs()).collect(),
+            retry_jitter: retry.jitter,
+            max_age_secs: policy.max_age.map(|cap| cap.map_or(0, |c| c.as_secs())).into(),
+            quota: policy.quota.map(|q| q.unwrap_or(0)).into(),
+            quota_window_secs: policy.quota_window.as_secs(),
+            disable_failing_after_secs: policy.disable_failing_after.map_or(0, |d| d.as_secs()),
+        }
+    }
+}
+
+impl WorkerSettings {
+    pub fn retry_policy(&self) -> roster_delivery::RetryPolicy {
+        roster_delivery::RetryPolicy {
+            schedule: self.retry_schedule_secs.iter().map(|s| Duration::from_secs(*s)).collect(),
+            jitter: self.retry_jitter,
+        }
+    }
+
+    pub fn delivery_policy(&self) -> roster_delivery::DeliveryPolicy {
+        let secs = |s: u64| (s > 0).then(|| Duration::from_secs(s));
+        roster_delivery::DeliveryPolicy {
+            max_age: self.max_age_secs.map(secs),
+            quota: self.quota.map(|q| (q > 0).then_some(q)),
+            quota_window: Duration::from_secs(self.quota_window_secs),
+            disable_failing_after: secs(self.disable_failing_after_secs),
+        }
     }
 }
 
@@ -296,6 +393,8 @@ impl Config {
         anyhow::ensure!(self.password_hash_concurrency >= 1, "password_hash_concurrency must be at least 1");
         anyhow::ensure!(self.worker.concurrency >= 1, "worker.concurrency must be at least 1");
         anyhow::ensure!(self.worker.batch_size >= 1, "worker.batch_size must be at least 1");
+        self.worker.retry_policy().validate().map_err(|e| anyhow::anyhow!("worker: {e}"))?;
+        self.worker.delivery_policy().validate().map_err(|e| anyhow::anyhow!("worker: {e}"))?;
         anyhow::ensure!(self.body_limit_bytes >= 1024, "body_limit_bytes must be at least 1024");
         anyhow::ensure!(
             self.worker.lease_secs >= self.smtp_timeout_secs + 5,
@@ -377,5 +476,45 @@ mod tests {
     fn lease_must_outlast_the_send_timeout() {
         let c = Config { smtp_timeout_secs: 60, ..Config::default() };
         assert!(c.validate().unwrap_err().to_string().contains("lease_secs"));
+    }
+
+    #[test]
+    fn delivery_settings_default_to_the_engines_and_override_one_transport_at_a_time() {
+        let c = Config::default();
+        assert_eq!(c.worker.retry_policy(), roster_delivery::RetryPolicy::default());
+        assert_eq!(c.worker.delivery_policy(), roster_delivery::DeliveryPolicy::default());
+
+        let path = std::env::temp_dir().join(format!("roster-config-{}.toml", uuid::Uuid::new_v4()));
+        std::fs::write(
+            &path,
+            "[worker]\nretry_schedule_secs = [0, 10]\nretry_jitter = 0.0\ndisable_failing_after_secs = 0\n\
+             [worker.max_age_secs]\nsms = 600\nemail = 7200\n[worker.quota]\nwebhook = 0\n",
+        )
+        .unwrap();
+        let loaded = Config::load(Some(&path), &Overrides::default());
+        std::fs::remove_file(&path).unwrap();
+        let w = loaded.unwrap().worker;
+        let p = w.delivery_policy();
+        assert_eq!(w.retry_policy().schedule, [Duration::ZERO, Duration::from_secs(10)]);
+        assert_eq!(p.max_age.sms, Some(Duration::from_secs(600)));
+        assert_eq!(p.max_age.email, Some(Duration::from_secs(7200)));
+        // The transports the file leaves alone keep their defaults; 0 turns a limit off.
+        assert_eq!(p.max_age.voice, Some(Duration::from_secs(3600)));
+        assert_eq!(p.max_age.pagerduty, None);
+        assert_eq!((p.quota.webhook, p.quota.sms), (None, Some(10)));
+        assert_eq!(p.disable_failing_after, None);
+    }
+
+    #[test]
+    fn unusable_delivery_settings_are_refused() {
+        let mut c = Config::default();
+        c.worker.retry_schedule_secs.clear();
+        assert!(c.validate().unwrap_err().to_string().contains("retry"));
+        let mut c = Config::default();
+        c.worker.retry_jitter = 2.0;
+        assert!(c.validate().unwrap_err().to_string().contains("jitter"));
+        let mut c = Config::default();
+        c.worker.quota_window_secs = 0;
+        assert!(c.validate().unwrap_err().to_string().contains("quota window"));
     }
 }

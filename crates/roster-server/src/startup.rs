@@ -6,9 +6,7 @@ use crate::state::AppState;
 use anyhow::Context;
 use roster_core::secret::SecretKey;
 use roster_delivery::transports::{HttpConfig, PushConfig, TwilioConfig, Url};
-use roster_delivery::{
-    ChannelConfig, ChannelSenders, Mailer, MailerConfig, RetryPolicy, Templates, Worker, WorkerConfig,
-};
+use roster_delivery::{ChannelConfig, ChannelSenders, Mailer, MailerConfig, Templates, Worker, WorkerConfig};
 use roster_store::{Store, StoreOptions};
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
@@ -168,14 +166,17 @@ pub fn build_worker(config: &Config, store: Store, wake: Arc<Notify>) -> anyhow:
         lease: Duration::from_secs(config.worker.lease_secs),
         batch_size: config.worker.batch_size,
         concurrency: config.worker.concurrency,
-        retry: RetryPolicy::default(),
+        retry: config.worker.retry_policy(),
     };
+    let policy = config.worker.delivery_policy();
+    policy.validate().map_err(anyhow::Error::msg)?;
     let mut channels = channel_config(config)?;
     // Signs the emails' unsubscribe links, which the API checks with the same key.
     channels.link_key = Some(load_secret_key(config)?);
     let senders = ChannelSenders::new(channels).context("invalid channel transport settings")?;
     worker_config.validate(send_timeout.max(senders.send_timeout())).map_err(anyhow::Error::msg)?;
-    Ok(Worker::new(store, Arc::new(mailer), Arc::new(senders), Arc::new(templates), worker_config, wake))
+    Ok(Worker::new(store, Arc::new(mailer), Arc::new(senders), Arc::new(templates), worker_config, wake)
+        .with_policy(policy))
 }
 
 /// The channel transports from `config.channels`. SMS and voice need every
