@@ -1,0 +1,134 @@
+//! The release `roster` binary as an operator runs it: `roster serve` on an
+//! ephemeral loopback port, configured only through its environment.
+
+use crate::database::FreshDatabase;
+use anyhow::{bail, Context};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, SystemTime};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// The binary found next to this executable, or the one named.
+pub fn locate(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
+    let path = match explicit {
+        Some(p) => p.to_owned(),
+        None => {
+            let exe = std::env::current_exe().context("find this executable")?;
+            exe.with_file_name(format!("roster{}", std::env::consts::EXE_SUFFIX))
+        }
+    };
+    if !path.is_file() {
+        bail!(
+            "no roster binary at {}: build it with `cargo build --release` (it builds roster and roster-bench), \
+             or name one with --roster",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+/// What the results say about the binary, so a stale build is visible.
+#[derive(Debug, Clone, Serialize)]
+pub struct BinaryInfo {
+    pub path: String,
+    /// Seconds since the binary was written.
+    pub age_secs: Option<u64>,
+}
+
+pub fn describe(path: &Path) -> BinaryInfo {
+    let age_secs = std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| SystemTime::now().duration_since(t).ok())
+        .map(|d| d.as_secs());
+    BinaryInfo { path: path.display().to_string(), age_secs }
+}
+
+pub struct RosterServer {
+    child: Child,
+    pid: u32,
+    pub url: String,
+}
+
+impl RosterServer {
+    /// Starts `roster serve` with a clean environment plus `env`, and waits for
+    /// the URL it logs once listening.
+    pub async fn start(binary: &Path, db: &FreshDatabase, env: &[(String, String)]) -> anyhow::Result<Self> {
+        let mut cmd = Command::new(binary);
+        cmd.current_dir(&db.data_dir)
+            // Only what the benchmark sets: the caller's own ROSTER_* must not change the result.
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("ROSTER_DATA_DIR", &db.data_dir)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        if let Some(url) = &db.url {
+            cmd.env("ROSTER_DATABASE_URL", url);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().with_context(|| format!("start {}", binary.display()))?;
+        let pid = child.id().context("the server's process id")?;
+        let mut lines = BufReader::new(child.stderr.take().context("the server's stderr")?).lines();
+        let mut seen = Vec::new();
+        let url = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Some(line) = lines.next_line().await? {
+                if let Some(at) = line.find("listening on http://") {
+                    let rest = &line[at + "listening on ".len()..];
+                    return Ok(rest.split_whitespace().next().unwrap_or_default().to_owned());
+                }
+                seen.push(line);
+            }
+            bail!("roster serve exited before listening:\n{}", seen.join("\n"))
+        })
+        .await
+        .context("roster serve did not log its URL within 30 s")??;
+        // Echo what the server logs later (warnings and errors at the benchmark's
+        // log level), and keep the pipe drained so it never blocks.
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                eprintln!("[roster] {line}");
+            }
+        });
+        Ok(Self { child, pid, url })
+    }
+
+    /// The process's peak resident memory so far (`VmHWM`), in KiB.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        proc_status_kib(self.pid, "VmHWM:")
+    }
+
+    /// The process's resident memory now (`VmRSS`), in KiB.
+    pub fn rss_kib(&self) -> Option<u64> {
+        proc_status_kib(self.pid, "VmRSS:")
+    }
+
+    /// SIGTERM, then up to 30 s for a graceful stop, then SIGKILL.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        let term = std::process::Command::new("kill").args(["-TERM", &self.pid.to_string()]).status();
+        if term.is_ok_and(|s| s.success()) {
+            if let Ok(status) = tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await {
+                let status = status?;
+                if !status.success() {
+                    eprintln!("roster serve exited with {status} after SIGTERM");
+                }
+                return Ok(());
+            }
+            eprintln!("roster serve did not stop within 30 s of SIGTERM; killing it");
+        }
+        self.child.kill().await?;
+        Ok(())
+    }
+}
+
+fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line[field.len()..].split_whitespace().next()?.parse().ok()
+}
