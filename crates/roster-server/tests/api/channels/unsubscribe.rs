@@ -123,3 +123,24 @@ fn bend_to(token: &str, channel: uuid::Uuid) -> String {
     parsed.channel = channel;
     parsed.encode()
 }
+
+dual_test! {
+    async fn an_alert_email_carries_the_link_and_one_click_stops_the_next_alert(app) {
+        let acc = app.signup().await;
+        for o in owners(&acc) {
+            let email = address();
+            add_email(&app, &o, &email).await;
+            verify_with_mail(&app, &o, 1, &email).await;
+            let alert = json!({"event": "down", "title": "checkout is down", "message": "502 from the load balancer"});
+            app.post(&o.path("notify"), Some(&o.token), alert.clone()).await.assert(202, None);
+            let mail = app.mail_to(&email).await;
+            assert!(mail.subject.contains("checkout is down"), "{}", mail.subject);
+            let token = unsubscribe_token(&app, &mail);
+            post_unsubscribe(&app, &token, None).await.assert(200, None);
+            // Switched off by its owner's click: the next alert skips it, and no one is left to hear it.
+            let r = app.post(&o.path("notify"), Some(&o.token), alert).await;
+            r.assert(409, Some("UNREACHABLE"));
+            assert!(r.text.contains("disabled"), "{}", r.text);
+        }
+    }
+}
