@@ -183,10 +183,13 @@ impl Store {
         }))
     }
 
-    /// Deletes a customer and everything personal that hangs off them
-    /// (sessions, keys, memberships, codes, queued messages) and records why.
-    /// The organization's last owner cannot leave while others remain; a sole
-    /// member takes the organization with them.
+    /// Deletes a customer and every piece of personal data about them, and
+    /// records why. Rows that hang off the customer (sessions, keys,
+    /// memberships, codes, channels, quiet hours) go with their row; what
+    /// names them elsewhere is erased first (`export::erase_person!`). The only
+    /// trace left is the `customer.deleted` record: their id, the reason, the
+    /// request id, and no address. The organization's last owner cannot
+    /// leave while others remain; a sole member takes the organization with them.
     pub async fn delete_customer(
         &self,
         org: OrganizationId,
@@ -194,6 +197,8 @@ impl Store {
         audit: &NewAuditEvent,
     ) -> Result<DeleteOutcome, Error> {
         let dialect = self.dialect();
+        // Where the request came from is personal data too.
+        let record = NewAuditEvent { ip: None, ..audit.clone() };
         let r: StoreResult<Result<DeleteOutcome, Error>> = dispatch!(self, write, |pool| {
             async {
             let mut tx = crate::begin_write(pool).await?;
@@ -215,18 +220,20 @@ impl Store {
             .bind(id.0)
             .fetch_one(&mut *tx)
             .await?;
-            let outcome = if others == 0 {
-                sqlx::query("DELETE FROM organizations WHERE id = $1").bind(org.0).execute(&mut *tx).await?;
-                DeleteOutcome::OrganizationDeleted
-            } else if role == Role::Root.as_str() && other_owners == 0 {
+            if others > 0 && role == Role::Root.as_str() && other_owners == 0 {
                 return Ok(Err(Error::Conflict(
                     "you are the organization's last owner: transfer ownership to another member, or remove the other members, before deleting your account".into(),
                 )));
+            }
+            crate::export::erase_person!(&mut *tx, org, id);
+            let outcome = if others == 0 {
+                sqlx::query("DELETE FROM organizations WHERE id = $1").bind(org.0).execute(&mut *tx).await?;
+                DeleteOutcome::OrganizationDeleted
             } else {
                 sqlx::query("DELETE FROM customers WHERE id = $1").bind(id.0).execute(&mut *tx).await?;
                 DeleteOutcome::CustomerDeleted
             };
-            crate::audit::insert_audit!(&mut *tx, audit);
+            crate::audit::insert_audit!(&mut *tx, &record);
             tx.commit().await?;
             Ok(Ok(outcome))
         }

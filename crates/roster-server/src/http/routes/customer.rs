@@ -31,6 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_customer, update_customer, delete_customer))
         .routes(routes!(get_customer_by_id))
         .routes(routes!(start_username_change, confirm_username_change))
+        .routes(routes!(export_customer))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -388,6 +389,317 @@ pub async fn confirm_username_change(
         .await?;
     accounts::code_outcome(check, "email change")?;
     Ok(Json(load_profile(&state, auth.organization_id, auth.customer_id).await?))
+}
+
+// --- GET /v1/customer/export -------------------------------------------------
+
+/// The customer's own record, as exported.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportProfile {
+    pub id: CustomerId,
+    pub email: String,
+    pub name: String,
+    pub surname: String,
+    pub role: Role,
+    /// `active` or `suspended`.
+    pub status: String,
+    /// `live`, `away` or `offline`.
+    pub availability: String,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub email_verified_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub invited_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_login_at: Option<OffsetDateTime>,
+    /// When a second factor was enrolled.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub two_factor_enabled_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportMembership {
+    pub id: MembershipId,
+    pub team_id: TeamId,
+    pub team_name: String,
+    pub role: Role,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// A login session; its token is never stored, only a hash, and never shown.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportSession {
+    pub id: uuid::Uuid,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportInvitation {
+    pub id: uuid::Uuid,
+    pub organization_id: OrganizationId,
+    pub team_id: TeamId,
+    pub channel_type: String,
+    /// The address invited.
+    pub channel: String,
+    pub role: Role,
+    pub sender_full_name: String,
+    /// `pending`, `accepted`, `declined` or `expired`.
+    pub status: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub responded_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportOwnershipOffer {
+    pub organization_id: OrganizationId,
+    pub from_customer_id: CustomerId,
+    pub to_customer_id: CustomerId,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+/// A message to the customer: an account email, or one through a personal channel.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportDelivery {
+    pub id: uuid::Uuid,
+    /// The personal channel it went through; `null` for account emails.
+    pub channel_id: Option<uuid::Uuid>,
+    /// `account`, `verification`, `test` or `alert`.
+    pub kind: String,
+    pub transport: String,
+    pub template: String,
+    pub status: String,
+    pub skip_reason: Option<String>,
+    pub attempts: Vec<super::deliveries::DeliveryAttemptView>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub settled_at: Option<OffsetDateTime>,
+}
+
+/// An alert raised for the customer personally.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportAlert {
+    pub id: uuid::Uuid,
+    pub event: String,
+    pub urgency: String,
+    pub title: String,
+    pub message: String,
+    pub status: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// Everything Roster holds about the caller.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerExport {
+    #[serde(with = "time::serde::rfc3339")]
+    pub exported_at: OffsetDateTime,
+    pub profile: ExportProfile,
+    pub organization: OrganizationRef,
+    pub memberships: Vec<ExportMembership>,
+    /// Personal channels by priority; credentials in values and header values masked.
+    pub notification_channels: Vec<super::channels::ChannelView>,
+    /// The time zone and windows, or `null`.
+    #[schema(value_type = Option<Object>)]
+    pub quiet_hours: Option<serde_json::Value>,
+    pub api_keys: Vec<super::api_keys::ApiKeyView>,
+    pub sessions: Vec<ExportSession>,
+    pub invitations_sent: Vec<ExportInvitation>,
+    /// Invitations to the login email or a channel's value, once that address is verified.
+    pub invitations_received: Vec<ExportInvitation>,
+    pub ownership_offers: Vec<ExportOwnershipOffer>,
+    /// What the customer did, newest first.
+    pub audit_events: Vec<super::audit::AuditEventView>,
+    /// Messages to the customer, newest first.
+    pub deliveries: Vec<ExportDelivery>,
+    pub alerts: Vec<ExportAlert>,
+}
+
+fn export_invitation(r: roster_store::invitations::InvitationRow, now: OffsetDateTime) -> ExportInvitation {
+    let status = if r.is_expired(now) { "expired".to_owned() } else { r.status.clone() };
+    ExportInvitation {
+        id: r.id,
+        organization_id: r.organization_id,
+        team_id: r.team_id,
+        channel_type: r.channel_type,
+        channel: r.channel_value,
+        role: r.role,
+        sender_full_name: r.sender_full_name,
+        status,
+        created_at: r.created_at,
+        expires_at: r.expires_at,
+        responded_at: r.responded_at,
+    }
+}
+
+fn export_document(e: roster_store::export::CustomerExport, now: OffsetDateTime) -> Result<CustomerExport, Error> {
+    use super::api_keys::ApiKeyView;
+    use super::deliveries::DeliveryAttemptView;
+    let p = e.profile;
+    let mut attempts: std::collections::HashMap<uuid::Uuid, Vec<DeliveryAttemptView>> = Default::default();
+    for a in e.attempts {
+        attempts.entry(a.message_id).or_default().push(DeliveryAttemptView {
+            attempt: a.attempt,
+            started_at: a.started_at,
+            duration_ms: a.duration_ms,
+            outcome: a.outcome,
+            status_code: a.status_code,
+            error_class: a.error_class,
+        });
+    }
+    Ok(CustomerExport {
+        exported_at: now,
+        profile: ExportProfile {
+            id: p.id,
+            email: p.email,
+            name: p.name,
+            surname: p.surname,
+            role: p.role,
+            status: p.status,
+            availability: p.availability,
+            email_verified_at: p.email_verified_at,
+            invited_at: p.invited_at,
+            last_login_at: p.last_login_at,
+            two_factor_enabled_at: p.totp_enabled_at,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        },
+        organization: OrganizationRef {
+            id: e.organization.id,
+            name: e.organization.name,
+            slug: e.organization.slug,
+            plan: e.organization.plan,
+            trial_ends_at: e.organization.trial_ends_at,
+        },
+        memberships: e
+            .memberships
+            .into_iter()
+            .map(|m| ExportMembership {
+                id: m.id,
+                team_id: m.team_id,
+                team_name: m.team_name,
+                role: m.role,
+                created_at: m.created_at,
+            })
+            .collect(),
+        notification_channels: e
+            .channels
+            .iter()
+            .map(|c| super::channels::ChannelView::from_row(c, now))
+            .collect::<Result<_, _>>()?,
+        quiet_hours: p.quiet_hours.map(|q| q.0),
+        api_keys: e
+            .api_keys
+            .into_iter()
+            .map(|k| ApiKeyView {
+                status: match (k.revoked_at, k.expires_at) {
+                    (Some(_), _) => "revoked",
+                    (None, Some(at)) if at <= now => "expired",
+                    _ => "active",
+                },
+                id: k.id,
+                name: k.name,
+                hint: k.hint,
+                scopes: roster_core::scope::ScopeSet::from_stored(&k.scopes).iter().collect(),
+                created_at: k.created_at,
+                expires_at: k.expires_at,
+                revoked_at: k.revoked_at,
+            })
+            .collect(),
+        sessions: e
+            .sessions
+            .into_iter()
+            .map(|s| ExportSession { id: s.id, created_at: s.created_at, expires_at: s.expires_at })
+            .collect(),
+        invitations_sent: e.invitations_sent.into_iter().map(|i| export_invitation(i, now)).collect(),
+        invitations_received: e.invitations_received.into_iter().map(|i| export_invitation(i, now)).collect(),
+        ownership_offers: e
+            .ownership_transfers
+            .into_iter()
+            .map(|o| ExportOwnershipOffer {
+                organization_id: o.organization_id,
+                from_customer_id: o.from_customer_id,
+                to_customer_id: o.to_customer_id,
+                created_at: o.created_at,
+                expires_at: o.expires_at,
+            })
+            .collect(),
+        audit_events: e.audit_events.into_iter().map(Into::into).collect(),
+        deliveries: e
+            .messages
+            .into_iter()
+            .map(|m| ExportDelivery {
+                attempts: attempts.remove(&m.id).unwrap_or_default(),
+                id: m.id,
+                channel_id: m.channel_id,
+                kind: m.kind,
+                transport: m.transport,
+                template: m.template,
+                status: m.status,
+                skip_reason: m.skip_reason,
+                created_at: m.created_at,
+                settled_at: m.settled_at,
+            })
+            .collect(),
+        alerts: e
+            .alerts
+            .into_iter()
+            .map(|a| ExportAlert {
+                id: a.id,
+                event: a.event,
+                urgency: a.urgency,
+                title: a.title,
+                message: a.message,
+                status: a.status,
+                created_at: a.created_at,
+            })
+            .collect(),
+    })
+}
+
+/// Download everything Roster holds about the authenticated customer, as one
+/// JSON document: profile, organization and role, team memberships, personal
+/// channels and quiet hours, API keys and sessions (metadata only),
+/// invitations sent and received, ownership offers, the audit records of
+/// what they did, the messages sent to them with every attempt, and personal
+/// alerts. Never included: passwords, hashes of tokens, keys or codes,
+/// signing secrets, second-factor secrets, or what a message said.
+#[utoipa::path(
+    get, path = "/v1/customer/export", tag = "customer",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = CustomerExport),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Lacks `customers:read`"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "The account was deleted meanwhile"),
+    )
+)]
+pub async fn export_customer(
+    State(state): State<AppState>,
+    auth: Auth<act::ProfileRead>,
+) -> ApiResult<([(axum::http::HeaderName, &'static str); 1], Json<CustomerExport>)> {
+    let export = state
+        .store()
+        .customer_export(auth.organization_id, auth.customer_id)
+        .await?
+        .ok_or(Error::NotFound("customer"))?;
+    let document = export_document(export, roster_core::clock::now())?;
+    // Personal data: no cache along the way keeps a copy.
+    Ok(([(axum::http::header::CACHE_CONTROL, "no-store")], Json(document)))
 }
 
 pub(crate) fn actor<A: crate::http::extract::RequiredAction>(
