@@ -18,6 +18,7 @@ pub mod policy;
 pub mod role;
 pub mod scope;
 pub mod secret;
+pub mod totp;
 pub mod validation;
 
 pub use error::{Error, Result};
