@@ -29,9 +29,10 @@ pub enum Error {
     /// The organization's plan allows no more of something.
     #[error("the plan allows at most {max} {what}")]
     LimitReached { what: &'static str, max: u32 },
-    /// Too many attempts; try again after `retry_after_secs`.
+    /// Too many attempts; try again after `retry_after_secs`. `limit` attempts
+    /// are allowed per `window_secs`, so the answer can state its quota policy.
     #[error("too many requests")]
-    RateLimited { retry_after_secs: u64 },
+    RateLimited { retry_after_secs: u64, limit: u32, window_secs: u64 },
     /// Anything the caller cannot fix: logged with its cause, answered opaquely.
     #[error(transparent)]
     Internal(#[from] Box<dyn std::error::Error + Send + Sync>),

@@ -73,6 +73,8 @@ pub enum Template {
     EmailVerification,
     /// The code that proves a customer owns the address they are moving their login to.
     EmailChange,
+    /// The code that lets a customer who forgot their password choose a new one.
+    PasswordReset,
     /// An invitation to join a team; the secret is the link's token.
     Invitation,
     /// The same invitation again, with a fresh link.
@@ -97,6 +99,7 @@ impl Template {
         match self {
             Template::EmailVerification => "email_verification",
             Template::EmailChange => "email_change",
+            Template::PasswordReset => "password_reset",
             Template::Invitation => "invitation",
             Template::InvitationReminder => "invitation_reminder",
             Template::InvitationAccepted => "invitation_accepted",
@@ -112,6 +115,7 @@ impl Template {
         match s {
             "email_verification" => Some(Template::EmailVerification),
             "email_change" => Some(Template::EmailChange),
+            "password_reset" => Some(Template::PasswordReset),
             "invitation" => Some(Template::Invitation),
             "invitation_reminder" => Some(Template::InvitationReminder),
             "invitation_accepted" => Some(Template::InvitationAccepted),

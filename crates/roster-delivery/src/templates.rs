@@ -60,6 +60,7 @@ macro_rules! embedded {
 embedded! {
     EmailVerification => "email_verification",
     EmailChange => "email_change",
+    PasswordReset => "password_reset",
     Invitation => "invitation",
     InvitationReminder => "invitation_reminder",
     InvitationAccepted => "invitation_accepted",
@@ -75,7 +76,7 @@ fn sample(template: Template) -> (serde_json::Value, Option<&'static str>) {
     use serde_json::json;
     const TOKEN: &str = "rsi_000000000000000000000000000000000000";
     match template {
-        Template::EmailVerification | Template::EmailChange => {
+        Template::EmailVerification | Template::EmailChange | Template::PasswordReset => {
             (json!({ "name": "Sample", "expires_in_minutes": 15 }), Some("000000"))
         }
         Template::Invitation | Template::InvitationReminder => (

@@ -282,6 +282,10 @@ pub struct Config {
     pub login_max_per_ip: u32,
     /// Sign-ups per client address in a window.
     pub signup_max_per_ip: u32,
+    /// Password-reset requests and confirmations per client address in a window.
+    pub password_reset_max_per_ip: u32,
+    /// Password-reset requests per email address in a window (registered or not).
+    pub password_reset_max_per_email: u32,
     pub rate_limit_window_secs: u64,
     /// Codes (verification, email change) a customer may request per hour.
     pub code_sends_per_hour: u32,
@@ -330,6 +334,8 @@ impl Default for Config {
             login_max_failures: 5,
             login_max_per_ip: 50,
             signup_max_per_ip: 20,
+            password_reset_max_per_ip: 20,
+            password_reset_max_per_email: 3,
             rate_limit_window_secs: 15 * 60,
             code_sends_per_hour: 5,
             password_hash_concurrency: 2,

@@ -412,3 +412,154 @@ impl Store {
         Ok(out)
     }
 }
+
+/// Passwords: changing one, and resetting a forgotten one with an emailed code.
+impl Store {
+    /// The customer's password hash (`None` for notify-only contacts).
+    pub async fn password_hash(&self, customer: CustomerId) -> StoreResult<Option<String>> {
+        Ok(dispatch!(self, read, |pool| {
+            sqlx::query_scalar::<_, Option<String>>("SELECT password_hash FROM customers WHERE id = $1")
+                .bind(customer.0)
+                .fetch_optional(pool)
+                .await?
+                .flatten()
+        }))
+    }
+
+    /// Replaces a customer's password and ends every session but `keep`
+    /// (API keys stay). Answers how many sessions ended.
+    pub async fn change_password(
+        &self,
+        customer: CustomerId,
+        password_hash: &str,
+        keep: Uuid,
+        audit: &crate::NewAuditEvent,
+        now: OffsetDateTime,
+    ) -> StoreResult<u64> {
+        Ok(dispatch!(self, write, |pool| {
+            let mut tx = crate::begin_write(pool).await?;
+            sqlx::query("UPDATE customers SET password_hash = $1, updated_at = $2 WHERE id = $3")
+                .bind(password_hash)
+                .bind(now)
+                .bind(customer.0)
+                .execute(&mut *tx)
+                .await?;
+            let ended = sqlx::query("DELETE FROM access_tokens WHERE customer_id = $1 AND id <> $2")
+                .bind(customer.0)
+                .bind(keep)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            crate::audit::insert_audit!(&mut *tx, audit);
+            tx.commit().await?;
+            ended
+        }))
+    }
+
+    /// Issues a password-reset code for the active customer who logs in with
+    /// `email`, replacing an earlier one, and queues the email carrying it.
+    /// For any other address the same transaction runs and writes nothing, so
+    /// the two cases cost about the same. Answers whether a code was issued;
+    /// the caller must not reveal it.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn request_password_reset(
+        &self,
+        email: &str,
+        purpose: &'static str,
+        code_hash: &[u8],
+        expires_at: OffsetDateTime,
+        message: impl FnOnce(&str) -> NewMessage + Send,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        Ok(dispatch!(self, write, |pool| {
+            let mut tx = crate::begin_write(pool).await?;
+            // Notify-only contacts have no password and must not get one this way.
+            let found: Option<(Uuid, Uuid, String)> = sqlx::query_as(
+                "SELECT id, organization_id, name FROM customers
+                 WHERE email = $1 AND password_hash IS NOT NULL AND status = 'active'",
+            )
+            .bind(email)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let issued = found.is_some();
+            if let Some((id, org, name)) = found {
+                let message = message(&name);
+                crate::customers::upsert_code!(&mut *tx, CustomerId(id), purpose, email, code_hash, expires_at, now);
+                crate::outbox::insert_message!(
+                    &mut *tx,
+                    Some(OrganizationId(org)),
+                    Some(CustomerId(id)),
+                    &message,
+                    now
+                );
+            }
+            tx.commit().await?;
+            issued
+        }))
+    }
+
+    /// Checks a password-reset code for `email`, counting the attempt; a valid
+    /// one sets the new password, ends every session and is consumed. An
+    /// address without an account answers [`crate::CodeCheck::Missing`], as one
+    /// without a pending code does.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn reset_password(
+        &self,
+        email: &str,
+        purpose: &'static str,
+        max_attempts: i64,
+        hasher: impl Fn(&str) -> Vec<u8> + Send,
+        password_hash: &str,
+        audit: impl FnOnce(OrganizationId, CustomerId) -> crate::NewAuditEvent + Send,
+        now: OffsetDateTime,
+    ) -> StoreResult<crate::CodeCheck> {
+        use crate::CodeCheck;
+        Ok(dispatch!(self, write, |pool| {
+            let mut tx = crate::begin_write(pool).await?;
+            let row: Option<(Uuid, Uuid, Uuid, Vec<u8>, i64, OffsetDateTime)> = sqlx::query_as(
+                "SELECT c.id, c.organization_id, v.id, v.code_hash, v.attempts, v.expires_at
+                 FROM customers c JOIN verification_codes v ON v.customer_id = c.id
+                 WHERE c.email = $1 AND v.purpose = $2 AND v.target = $1 AND c.password_hash IS NOT NULL",
+            )
+            .bind(email)
+            .bind(purpose)
+            .fetch_optional(&mut *tx)
+            .await?;
+            // The code is hashed even when there is none to compare with, so the answer takes as long.
+            let expected = hasher(email);
+            let check = match row {
+                None => CodeCheck::Missing,
+                Some((.., expires_at)) if expires_at <= now => CodeCheck::Expired,
+                Some((_, _, _, _, attempts, _)) if attempts >= max_attempts => CodeCheck::Exhausted,
+                Some((customer, org, code_id, hash, attempts, _)) => {
+                    if roster_core::secret::constant_time_eq(&expected, &hash) {
+                        sqlx::query("DELETE FROM verification_codes WHERE id = $1")
+                            .bind(code_id)
+                            .execute(&mut *tx)
+                            .await?;
+                        sqlx::query("UPDATE customers SET password_hash = $1, updated_at = $2 WHERE id = $3")
+                            .bind(password_hash)
+                            .bind(now)
+                            .bind(customer)
+                            .execute(&mut *tx)
+                            .await?;
+                        sqlx::query("DELETE FROM access_tokens WHERE customer_id = $1")
+                            .bind(customer)
+                            .execute(&mut *tx)
+                            .await?;
+                        crate::audit::insert_audit!(&mut *tx, &audit(OrganizationId(org), CustomerId(customer)));
+                        CodeCheck::Valid { target: email.to_owned() }
+                    } else {
+                        sqlx::query("UPDATE verification_codes SET attempts = attempts + 1 WHERE id = $1")
+                            .bind(code_id)
+                            .execute(&mut *tx)
+                            .await?;
+                        CodeCheck::Wrong { attempts_left: (max_attempts - attempts - 1).max(0) }
+                    }
+                }
+            };
+            tx.commit().await?;
+            check
+        }))
+    }
+}

@@ -325,7 +325,8 @@ impl Store {
             let next_allowed = last_sent + rem.interval;
             if next_allowed > rem.now {
                 let retry_after_secs = (next_allowed - rem.now).whole_seconds().max(1) as u64;
-                return Ok(Err(Error::RateLimited { retry_after_secs }));
+                let window_secs = rem.interval.whole_seconds().max(1) as u64;
+                return Ok(Err(Error::RateLimited { retry_after_secs, limit: 1, window_secs }));
             }
             let row = sqlx::query_as::<_, InvitationRow>(&update)
                 .bind(&rem.token_hash)

@@ -28,6 +28,7 @@ mod rate_limit;
 pub mod rows;
 pub mod services;
 pub mod teams;
+pub mod totp;
 
 pub use accounts::{NewApiKey, NewMember, NewSignup};
 pub use audit::NewAuditEvent;

@@ -92,14 +92,15 @@ impl Store {
         }))
     }
 
-    /// Renames the organization and/or sets its logo (`Some(None)` removes
-    /// it). The slug stays: links people saved keep working. Answers whether
-    /// the organization exists.
+    /// Renames the organization, sets its logo (`Some(None)` removes it)
+    /// and/or whether it requires a second factor. The slug stays: links
+    /// people saved keep working. Answers whether the organization exists.
     pub async fn update_organization(
         &self,
         org: OrganizationId,
         name: Option<&str>,
         logo_url: Option<Option<&str>>,
+        require_totp: Option<bool>,
         audit: &NewAuditEvent,
         now: OffsetDateTime,
     ) -> StoreResult<bool> {
@@ -107,7 +108,8 @@ impl Store {
             let mut tx = crate::begin_write(pool).await?;
             let updated = sqlx::query(
                 "UPDATE organizations SET name = COALESCE($1, name),
-                        logo_url = CASE WHEN $2 THEN $3 ELSE logo_url END, updated_at = $4
+                        logo_url = CASE WHEN $2 THEN $3 ELSE logo_url END, updated_at = $4,
+                        require_totp = CASE WHEN $6 THEN $7 ELSE require_totp END
                  WHERE id = $5",
             )
             .bind(name)
@@ -115,6 +117,8 @@ impl Store {
             .bind(logo_url.flatten())
             .bind(now)
             .bind(org.0)
+            .bind(require_totp.is_some())
+            .bind(require_totp.unwrap_or(false))
             .execute(&mut *tx)
             .await?
             .rows_affected()

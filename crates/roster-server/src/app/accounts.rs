@@ -171,3 +171,97 @@ pub fn code_outcome(check: roster_store::CodeCheck, what: &str) -> Result<String
         Missing => Err(Error::Conflict(format!("there is no pending {what}; request a code first"))),
     }
 }
+
+/// The purpose a password-reset code is bound to (with the address).
+pub const PURPOSE_PASSWORD_RESET: &str = "password_reset";
+
+/// How many recovery codes an enrolment hands out.
+pub const RECOVERY_CODES: usize = 10;
+
+/// Seals a TOTP secret for storage: XORed with an HMAC of the server key over
+/// the customer and a random nonce, so a leaked table alone yields nothing,
+/// and a sealed secret copied to another customer does not open.
+pub fn seal_totp_secret(state: &AppState, customer: CustomerId, secret: &[u8]) -> String {
+    use rand::RngCore;
+    let mut nonce = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut nonce);
+    let sealed = xor_pad(state, customer, &nonce, secret);
+    format!("v1.{}.{}", roster_core::totp::base32_encode(&nonce), roster_core::totp::base32_encode(&sealed))
+}
+
+/// The secret [`seal_totp_secret`] sealed.
+pub fn open_totp_secret(state: &AppState, customer: CustomerId, sealed: &str) -> Result<Vec<u8>, Error> {
+    let broken = || Error::internal(format!("the stored TOTP secret of {customer} is malformed"));
+    let mut parts = sealed.split('.');
+    let (Some("v1"), Some(nonce), Some(body), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return Err(broken());
+    };
+    let nonce = roster_core::totp::base32_decode(nonce).ok_or_else(broken)?;
+    let body = roster_core::totp::base32_decode(body).ok_or_else(broken)?;
+    if body.len() > 32 {
+        return Err(broken());
+    }
+    Ok(xor_pad(state, customer, &nonce, &body))
+}
+
+fn xor_pad(state: &AppState, customer: CustomerId, nonce: &[u8], data: &[u8]) -> Vec<u8> {
+    let pad = state.key().hash("totp-secret", &[customer.0.as_bytes(), nonce]);
+    data.iter().zip(pad.iter()).map(|(d, p)| d ^ p).collect()
+}
+
+/// Fresh recovery codes, `xxxxx-xxxxx` (50 random bits each), and their stored hashes.
+pub fn recovery_codes(state: &AppState, customer: CustomerId) -> (Vec<String>, Vec<Vec<u8>>) {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+    let mut rng = rand::rngs::OsRng;
+    let codes: Vec<String> = (0..RECOVERY_CODES)
+        .map(|_| {
+            let chars: String = (0..10).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect();
+            format!("{}-{}", &chars[..5], &chars[5..])
+        })
+        .collect();
+    let hashes = codes.iter().map(|c| recovery_code_hash(state, customer, c)).collect();
+    (codes, hashes)
+}
+
+/// The stored form of a recovery code; case, spaces and dashes do not matter.
+pub fn recovery_code_hash(state: &AppState, customer: CustomerId, code: &str) -> Vec<u8> {
+    let normalized: String = code.chars().filter(|c| !matches!(c, '-' | ' ')).map(|c| c.to_ascii_lowercase()).collect();
+    state.key().hash("recovery_code", &[customer.0.as_bytes(), normalized.as_bytes()])
+}
+
+/// Whether `code` is the customer's current TOTP code. A code is accepted once:
+/// its time step is remembered (in the rate-limit table, which every instance
+/// shares) for as long as it could still be valid.
+pub async fn check_totp_code(state: &AppState, customer: CustomerId, sealed: &str, code: &str) -> Result<bool, Error> {
+    let secret = open_totp_secret(state, customer, sealed)?;
+    let now = roster_core::clock::now();
+    let Some(step) = roster_core::totp::verify(&secret, code.trim(), now.unix_timestamp().max(0) as u64) else {
+        return Ok(false);
+    };
+    let window = Duration::seconds(((2 * roster_core::totp::DRIFT_STEPS + 2) * roster_core::totp::STEP_SECS) as i64);
+    // Keyed by the enrolment's nonce too, so a new secret's codes are not mistaken for replays.
+    let enrolment = sealed.split('.').nth(1).unwrap_or_default();
+    let key = format!("totp-used:{customer}:{enrolment}:{step}");
+    let (uses, _) = state.store().rate_limit_hit(&key, window, now).await?;
+    Ok(uses == 1)
+}
+
+/// Checks a second factor: a TOTP code, or else an unused recovery code (used up
+/// by this). `None` when neither was given.
+pub async fn check_second_factor(
+    state: &AppState,
+    customer: CustomerId,
+    sealed: &str,
+    totp_code: Option<&str>,
+    recovery_code: Option<&str>,
+) -> Result<Option<bool>, Error> {
+    if let Some(code) = totp_code.filter(|c| !c.trim().is_empty()) {
+        return Ok(Some(check_totp_code(state, customer, sealed, code).await?));
+    }
+    if let Some(code) = recovery_code.filter(|c| !c.trim().is_empty()) {
+        let hash = recovery_code_hash(state, customer, code);
+        return Ok(Some(state.store().use_recovery_code(customer, &hash, roster_core::clock::now()).await?));
+    }
+    Ok(None)
+}

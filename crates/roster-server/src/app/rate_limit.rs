@@ -9,7 +9,7 @@ pub async fn hit(state: &AppState, key: &str, max: u32, window: Duration) -> Res
     let now = roster_core::clock::now();
     let (hits, resets_at) = state.store().rate_limit_hit(key, window, now).await?;
     if hits > i64::from(max) {
-        return Err(Error::RateLimited { retry_after_secs: seconds_until(resets_at, now) });
+        return Err(limited(max, window, resets_at, now));
     }
     Ok(())
 }
@@ -19,9 +19,17 @@ pub async fn check(state: &AppState, key: &str, max: u32, window: Duration) -> R
     let now = roster_core::clock::now();
     let (hits, resets_at) = state.store().rate_limit_peek(key, window, now).await?;
     if hits >= i64::from(max) {
-        return Err(Error::RateLimited { retry_after_secs: seconds_until(resets_at, now) });
+        return Err(limited(max, window, resets_at, now));
     }
     Ok(())
+}
+
+fn limited(max: u32, window: Duration, resets_at: time::OffsetDateTime, now: time::OffsetDateTime) -> Error {
+    Error::RateLimited {
+        retry_after_secs: seconds_until(resets_at, now),
+        limit: max,
+        window_secs: window.whole_seconds().max(1) as u64,
+    }
 }
 
 fn seconds_until(t: time::OffsetDateTime, now: time::OffsetDateTime) -> u64 {

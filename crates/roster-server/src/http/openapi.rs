@@ -66,6 +66,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(super::routes::deliveries::router())
         .merge(super::routes::alerts::router())
         .merge(super::routes::audit::router())
+        .merge(super::routes::security::router())
         .merge(super::routes::unsubscribe::router())
         .merge(super::routes::health::documented())
 }

@@ -125,6 +125,13 @@ pub const ROUTES: &[RouteRule] = &[
     rule("POST", "/v1/customer/{id}/notify", A(Action::AlertSend)),
     rule("GET", "/v1/team/{id}/reachability", A(Action::ChannelRead)),
     rule("GET", "/v1/customer/{id}/reachability", A(Action::ChannelRead)),
+    // Passwords and the second factor (routes/security.rs); only sessions change them, an API key gets 422.
+    rule("PUT", "/v1/customer/password", A(Action::ProfileWrite)),
+    rule("POST", "/v1/auth/password/reset", Public),
+    rule("POST", "/v1/auth/password/reset/confirm", Public),
+    rule("POST", "/v1/customer/totp", A(Action::ProfileWrite)),
+    rule("DELETE", "/v1/customer/totp", A(Action::ProfileWrite)),
+    rule("POST", "/v1/customer/totp/confirm", A(Action::ProfileWrite)),
 ];
 
 /// The roles a matrix column is shown for (notify-only contacts cannot log in at all).

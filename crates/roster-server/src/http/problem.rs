@@ -24,7 +24,7 @@ pub struct Problem {
     pub detail: String,
     /// Stable: `VALIDATION_ERROR`, `MALFORMED_JSON`, `UNSUPPORTED_MEDIA_TYPE`, `UNAUTHORIZED`, `FORBIDDEN`,
     /// `NOT_FOUND`, `METHOD_NOT_ALLOWED`, `CONFLICT`, `GONE`, `PLAN_LIMIT_REACHED`, `PAYLOAD_TOO_LARGE`, `RATE_LIMITED`, `TIMEOUT`,
-    /// `SERVICE_UNAVAILABLE`, `INTERNAL_ERROR`.
+    /// `SERVICE_UNAVAILABLE`, `INTERNAL_ERROR`, `TOTP_REQUIRED`.
     pub code: &'static str,
     /// One entry per invalid field (validation errors only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -43,6 +43,13 @@ pub enum ApiError {
     MethodNotAllowed,
     Timeout,
     Unavailable(String),
+    /// A refusal with its own stable code (`TOTP_REQUIRED`), for callers that
+    /// must tell it apart from the generic one for its status.
+    Coded {
+        status: StatusCode,
+        code: &'static str,
+        detail: String,
+    },
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -107,7 +114,7 @@ impl IntoResponse for ApiError {
                     res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
                     res
                 }
-                Error::RateLimited { retry_after_secs } => {
+                Error::RateLimited { retry_after_secs, limit, window_secs } => {
                     let secs = retry_after_secs.max(1);
                     let mut res = problem(
                         S::TOO_MANY_REQUESTS,
@@ -115,7 +122,16 @@ impl IntoResponse for ApiError {
                         format!("too many attempts; try again in {secs} seconds"),
                         vec![],
                     );
-                    res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+                    let headers = res.headers_mut();
+                    headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+                    // draft-ietf-httpapi-ratelimit-headers: the quota policy, and what is left of it (nothing) until when.
+                    let policy = format!("\"default\";q={limit};w={window_secs}");
+                    let state = format!("\"default\";r=0;t={secs}");
+                    for (name, value) in [("ratelimit-policy", policy), ("ratelimit", state)] {
+                        if let Ok(value) = HeaderValue::from_str(&value) {
+                            headers.insert(header::HeaderName::from_static(name), value);
+                        }
+                    }
                     res
                 }
                 Error::Internal(cause) => {
@@ -141,6 +157,13 @@ impl IntoResponse for ApiError {
             }
             ApiError::Timeout => problem(S::REQUEST_TIMEOUT, "TIMEOUT", "the request took too long", vec![]),
             ApiError::Unavailable(why) => problem(S::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE", why, vec![]),
+            ApiError::Coded { status, code, detail } => {
+                let mut res = problem(status, code, detail, vec![]);
+                if status == S::UNAUTHORIZED {
+                    res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                }
+                res
+            }
         }
     }
 }
@@ -209,6 +232,16 @@ mod tests {
         let body = axum::body::to_bytes(res.into_body(), 4096).await.unwrap();
         let body = String::from_utf8(body.to_vec()).unwrap();
         assert!(body.contains("INTERNAL_ERROR") && !body.contains("hunter2") && !body.contains("secret"), "{body}");
+    }
+
+    #[test]
+    fn rate_limited_states_its_policy() {
+        let res =
+            ApiError::Domain(Error::RateLimited { retry_after_secs: 42, limit: 5, window_secs: 900 }).into_response();
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(res.headers()[header::RETRY_AFTER], "42");
+        assert_eq!(res.headers()["ratelimit-policy"], "\"default\";q=5;w=900");
+        assert_eq!(res.headers()["ratelimit"], "\"default\";r=0;t=42");
     }
 
     #[tokio::test]

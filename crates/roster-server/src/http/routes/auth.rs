@@ -4,7 +4,7 @@ use crate::app::accounts::{self, SignupInput};
 use crate::app::audit::Actor;
 use crate::app::rate_limit;
 use crate::http::extract::{act, ApiJson, Auth, ClientIp, Credential, RequestId};
-use crate::http::problem::{ApiResult, Problem};
+use crate::http::problem::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -58,6 +58,16 @@ pub struct Session {
     pub expires_at: OffsetDateTime,
     pub customer_id: CustomerId,
     pub organization_id: OrganizationId,
+}
+
+/// A session from a login.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginResponse {
+    #[serde(flatten)]
+    pub session: Session,
+    /// True when the organization requires a second factor and this customer
+    /// has none yet: enrol with `POST /v1/customer/totp`.
+    pub totp_enrolment_required: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -139,19 +149,28 @@ pub struct LoginRequest {
     #[schema(example = "ann@example.com")]
     pub email: String,
     pub password: String,
+    /// The 6-digit code from the authenticator app, when the account has a second factor.
+    #[schema(example = "492039")]
+    pub totp_code: Option<String>,
+    /// One of the recovery codes shown at enrolment, instead of `totp_code`; each works once.
+    #[schema(example = "k7m2p-x9q4r")]
+    pub recovery_code: Option<String>,
 }
 
-/// Log in with email and password.
+/// Log in with email and password (and a second factor when the account has one).
 ///
 /// A failure never says whether the address has an account. Repeated failures
 /// for one address, and many attempts from one client, are refused for a while (429).
+/// With a second factor enabled, a correct password without `totp_code` (or
+/// `recovery_code`), or with a wrong one, answers 401 with code `TOTP_REQUIRED`;
+/// wrong codes count as failed logins.
 #[utoipa::path(
     post, path = "/v1/auth/login", tag = "auth",
     request_body = LoginRequest,
     responses(
-        (status = 200, body = Session),
+        (status = 200, body = LoginResponse),
         (status = 400, body = Problem, content_type = "application/problem+json", description = "The body is not JSON"),
-        (status = 401, body = Problem, content_type = "application/problem+json", description = "Wrong email or password"),
+        (status = 401, body = Problem, content_type = "application/problem+json", description = "Wrong email or password (`UNAUTHORIZED`), or a second factor is needed or wrong (`TOTP_REQUIRED`)"),
         (status = 415, body = Problem, content_type = "application/problem+json", description = "Not sent as JSON"),
         (status = 422, body = Problem, content_type = "application/problem+json", description = "Invalid fields"),
         (status = 429, body = Problem, content_type = "application/problem+json", description = "Too many attempts"),
@@ -161,7 +180,7 @@ pub async fn create_login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<LoginRequest>,
-) -> ApiResult<Json<Session>> {
+) -> ApiResult<Json<LoginResponse>> {
     let config = state.config();
     let window = Duration::seconds(config.rate_limit_window_secs as i64);
     let email = EmailAddress::parse(&body.email).map_err(|p| p.at("email"))?;
@@ -186,15 +205,50 @@ pub async fn create_login(
     if account.status != "active" {
         return Err(Error::Unauthorized("this account is suspended".into()).into());
     }
+    let totp = state.store().totp_state(account.id).await?;
+    let mut totp_enrolment_required = false;
+    match (&totp.secret, totp.enabled_at) {
+        (Some(sealed), Some(_)) => {
+            let factor = accounts::check_second_factor(
+                &state,
+                account.id,
+                sealed,
+                body.totp_code.as_deref(),
+                body.recovery_code.as_deref(),
+            )
+            .await?;
+            match factor {
+                Some(true) => {}
+                Some(false) => {
+                    rate_limit::hit(&state, &failures_key, u32::MAX, window).await?;
+                    return Err(totp_required("the second-factor code is incorrect or already used"));
+                }
+                None => {
+                    return Err(totp_required(
+                        "this account has a second factor: send `totp_code` from the authenticator app, or a `recovery_code`",
+                    ))
+                }
+            }
+        }
+        _ => totp_enrolment_required = state.store().organization_requires_totp(account.organization_id).await?,
+    }
     state.store().rate_limit_reset(&failures_key).await?;
     let (token, expires_at) = accounts::start_session(&state, account.id).await?;
-    Ok(Json(Session {
-        token,
-        token_type: "Bearer",
-        expires_at,
-        customer_id: account.id,
-        organization_id: account.organization_id,
+    Ok(Json(LoginResponse {
+        session: Session {
+            token,
+            token_type: "Bearer",
+            expires_at,
+            customer_id: account.id,
+            organization_id: account.organization_id,
+        },
+        totp_enrolment_required,
     }))
+}
+
+/// 401 `TOTP_REQUIRED`: the password was right, the second factor is missing or wrong.
+fn totp_required(detail: &str) -> ApiError {
+    ApiError::Coded { status: StatusCode::UNAUTHORIZED, code: "TOTP_REQUIRED", detail: detail.to_owned() }
 }
 
 /// End the current session: its token stops working at once.

@@ -11,6 +11,7 @@ pub mod health;
 pub mod invitations;
 pub mod members;
 pub mod organization;
+pub mod security;
 pub mod services;
 pub mod teams;
 pub mod unsubscribe;

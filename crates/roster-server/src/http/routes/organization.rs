@@ -73,6 +73,9 @@ pub struct OrganizationView {
     #[serde(with = "time::serde::rfc3339::option")]
     pub trial_ends_at: Option<OffsetDateTime>,
     pub active: bool,
+    /// Whether members must have a second factor (TOTP); enforced at login,
+    /// whose answer tells a member without one to enrol (`totp_enrolment_required`).
+    pub require_totp: bool,
     pub limits: Limits,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -84,6 +87,7 @@ pub(super) async fn load_organization(state: &AppState, org: OrganizationId) -> 
     let o = state.store().organization_overview(org).await?.ok_or(Error::NotFound("organization"))?;
     let owner_id = o.owner_id.ok_or_else(|| Error::internal(format!("organization {org} has no owner")))?;
     let plan = plan_limits(state, &o.organization.plan)?;
+    let require_totp = state.store().organization_requires_totp(org).await?;
     let org = o.organization;
     Ok(OrganizationView {
         id: org.id,
@@ -94,6 +98,7 @@ pub(super) async fn load_organization(state: &AppState, org: OrganizationId) -> 
         plan: org.plan,
         trial_ends_at: org.trial_ends_at,
         active: org.active,
+        require_totp,
         limits: limits(plan, o.usage),
         created_at: org.created_at,
         updated_at: org.updated_at,
@@ -126,6 +131,8 @@ pub struct UpdateOrganizationRequest {
     /// An absolute `https` (or `http`) URL of the logo, at most 2048 characters; `""` removes the logo.
     #[schema(example = "https://cdn.example.com/logos/acme.png", max_length = 2048)]
     pub logo_url: Option<String>,
+    /// Require every member to have a second factor (TOTP); only owners may change it.
+    pub require_totp: Option<bool>,
 }
 
 /// Parses a logo URL: `None` for `""` (remove the logo), the URL otherwise.
@@ -172,7 +179,7 @@ fn parse_logo_url(raw: &str) -> Result<Option<String>, FieldProblem> {
     Ok(Some(url.to_owned()))
 }
 
-/// Rename the organization and/or change its logo (at least one). The slug never changes.
+/// Rename the organization, change its logo and/or (owners only) whether a second factor is required; at least one. The slug never changes.
 #[utoipa::path(
     patch, path = "/v1/organization", tag = "organization",
     security(("bearer" = [])),
@@ -181,7 +188,7 @@ fn parse_logo_url(raw: &str) -> Result<Option<String>, FieldProblem> {
         (status = 200, body = OrganizationView),
         (status = 400, body = Problem, content_type = "application/problem+json", description = "The body is not JSON"),
         (status = 401, body = Problem, content_type = "application/problem+json", description = "No valid credentials"),
-        (status = 403, body = Problem, content_type = "application/problem+json", description = "Not an admin or owner, or lacks `organization:write`"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Not an admin or owner, or lacks `organization:write`; `require_totp` from a non-owner"),
         (status = 415, body = Problem, content_type = "application/problem+json", description = "The body is not sent as JSON"),
         (status = 422, body = Problem, content_type = "application/problem+json", description = "No field given, or an invalid one"),
     )
@@ -193,17 +200,23 @@ pub async fn update_organization(
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<UpdateOrganizationRequest>,
 ) -> ApiResult<Json<OrganizationView>> {
-    if body.name.is_none() && body.logo_url.is_none() {
-        return Err(Error::invalid("body", "required", "give at least one of `name`, `logo_url`").into());
+    if body.name.is_none() && body.logo_url.is_none() && body.require_totp.is_none() {
+        return Err(
+            Error::invalid("body", "required", "give at least one of `name`, `logo_url`, `require_totp`").into()
+        );
+    }
+    if body.require_totp.is_some() && auth.role != roster_core::role::Role::Root {
+        return Err(Error::Forbidden("only an owner can change whether a second factor is required".into()).into());
     }
     let mut errors = FieldErrors::default();
     let name = body.name.as_deref().and_then(|n| errors.check("name", DisplayName::parse(n)));
     let logo_url = body.logo_url.as_deref().and_then(|u| errors.check("logo_url", parse_logo_url(u)));
     errors.finish()?;
-    let changed: Vec<&str> = [("name", name.is_some()), ("logo_url", logo_url.is_some())]
-        .into_iter()
-        .filter_map(|(f, set)| set.then_some(f))
-        .collect();
+    let changed: Vec<&str> =
+        [("name", name.is_some()), ("logo_url", logo_url.is_some()), ("require_totp", body.require_totp.is_some())]
+            .into_iter()
+            .filter_map(|(f, set)| set.then_some(f))
+            .collect();
     let org = auth.organization_id;
     let audit = actor(&auth, request_id, ip).event(
         "organization.updated",
@@ -213,7 +226,11 @@ pub async fn update_organization(
     );
     let name = name.as_ref().map(DisplayName::as_str);
     let logo_url = logo_url.as_ref().map(Option::as_deref);
-    if !state.store().update_organization(org, name, logo_url, &audit, roster_core::clock::now()).await? {
+    if !state
+        .store()
+        .update_organization(org, name, logo_url, body.require_totp, &audit, roster_core::clock::now())
+        .await?
+    {
         return Err(Error::NotFound("organization").into());
     }
     Ok(Json(load_organization(&state, org).await?))
