@@ -107,7 +107,7 @@ dual_test! {
 
         let r = app.post(&team.path("notify"), Some(&owner.token), down("db is down")).await;
         r.assert(202, None);
-        assert_eq!(channel_ids(&r.body["deliveries"]), [team_channel.clone()]);
+        assert_eq!(channel_ids(&r.body["deliveries"]), std::slice::from_ref(&team_channel));
         app.mail_to(&team_mail).await;
 
         let mut body = down("db is still down");

@@ -438,7 +438,7 @@ async fn audience(
     include_members: bool,
 ) -> Result<AlertAudience, Error> {
     let what = if owner.team().is_some() { "team" } else { "customer" };
-    Ok(state.store().alert_audience(org, owner, include_members).await?.ok_or(Error::NotFound(what))?)
+    state.store().alert_audience(org, owner, include_members).await?.ok_or(Error::NotFound(what))
 }
 
 /// The response for a stored status and body.
