@@ -7,13 +7,15 @@
 mod database;
 mod deployment;
 mod process;
+mod support;
 
 use crate::helpers::Backend;
-use deployment::{Deployment, Owner};
+use deployment::Deployment;
 use process::sent_ids;
 use roster_testkit::{Behavior, HttpReceiver, RecordedRequest, Tally};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
+use support::{all_of, assert_all_sent, queued_for, verify_at};
 
 /// The longest any one wait may take before the test fails: well past a lease.
 pub const BOUND: Duration = Duration::from_secs(30);
@@ -33,74 +35,59 @@ mod a_worker_killed_mid_send_loses_nothing {
     }
 }
 
-/// The messages queued so far for webhooks whose URL starts with `prefix`.
-async fn queued_for(deployment: &Deployment, prefix: &str) -> BTreeSet<String> {
-    let rows = deployment.db.outbox().await;
-    rows.iter()
-        .filter(|r| r.transport == "webhook" && r.recipient.starts_with(prefix))
-        .map(|r| r.id.to_string())
-        .collect()
-}
-
-/// Whether every one of `expected` is in `requests` (by `webhook-id`).
-fn all_of(expected: &BTreeSet<String>) -> impl Fn(&[RecordedRequest]) -> bool + '_ {
-    move |requests| Tally::of(requests, ID).missing(expected.iter().map(String::as_str)).is_empty()
-}
-
-/// Store and API agree that everything was sent: no outbox row is left
-/// pending, sending or failed, and each of `attempt_of`'s deliveries reads as
-/// sent at the first try it recorded, numbered as given (a try cut short by
-/// a crash counts, though it left no record).
-async fn assert_all_sent(deployment: &Deployment, owner: &Owner, attempt_of: &BTreeMap<String, i64>) {
-    let unsent: Vec<_> = deployment.db.outbox().await.into_iter().filter(|r| r.status != "sent").collect();
-    assert!(unsent.is_empty(), "messages not sent: {unsent:?}");
-    for (id, attempt) in attempt_of {
-        let delivery = deployment.delivery(owner, id).await;
-        assert_eq!(delivery["status"], "sent", "{delivery}");
-        let attempts = delivery["attempts"].as_array().unwrap_or_else(|| panic!("no attempts: {delivery}"));
-        assert_eq!(attempts.len(), 1, "one recorded attempt: {delivery}");
-        assert_eq!(
-            (&attempts[0]["attempt"], &attempts[0]["outcome"]),
-            (&(*attempt).into(), &"sent".into()),
-            "{delivery}"
-        );
-    }
-}
-
-/// One worker sends to a prompt receiver and a receiver that holds every
-/// request; once all its sends are held it is killed. A second worker sends
-/// the rest at once, and the held ones when their lease runs out.
+/// Alerts go to a prompt receiver and to one that holds every request; a
+/// worker is killed once all its sends are held. A second worker sends the
+/// rest at once, and the held ones when their lease runs out.
 async fn crash_and_take_over(backend: Backend) {
     const CONCURRENCY: usize = 4;
     const PER_RECEIVER: usize = 20;
+    const ALERTS: usize = 2;
+    const TO_EACH: usize = ALERTS * PER_RECEIVER;
     let Some(mut deployment) = Deployment::start(backend, CONCURRENCY).await else { return };
     let owner = deployment.signup().await;
     let prompt = HttpReceiver::start().await;
     let holding = HttpReceiver::start().await;
-    holding.respond_with(Behavior::Hang);
+    let (mut at_prompt, mut at_holding) = (BTreeMap::new(), BTreeMap::new());
     for i in 0..PER_RECEIVER {
-        // Alternating, so the worker has delivered some by the time all its sends are held.
-        deployment.add_webhook(&owner, &prompt.url_for(&format!("/prompt/{i}"))).await;
-        deployment.add_webhook(&owner, &holding.url_for(&format!("/holding/{i}"))).await;
+        // Alternating priorities: alerts go to each receiver in turn, so the
+        // worker has delivered some by the time all its sends are held.
+        let (id, priority) = deployment.add_webhook(&owner, &prompt.url_for(&format!("/prompt/{i}"))).await;
+        at_prompt.insert(id, priority);
+        let (id, priority) = deployment.add_webhook(&owner, &holding.url_for(&format!("/holding/{i}"))).await;
+        at_holding.insert(id, priority);
     }
-    let to_prompt = queued_for(&deployment, &prompt.url()).await;
-    let to_holding = queued_for(&deployment, &holding.url()).await;
-    assert_eq!((to_prompt.len(), to_holding.len()), (PER_RECEIVER, PER_RECEIVER), "one message per channel");
+    let setup = deployment.worker();
+    let prompt_base = verify_at(&deployment, &owner, &prompt, &at_prompt).await;
+    let holding_base = verify_at(&deployment, &owner, &holding, &at_holding).await;
+    setup.stop().await;
+
+    holding.respond_with(Behavior::Hang);
+    let (mut to_prompt, mut to_holding) = (BTreeSet::new(), BTreeSet::new());
+    for n in 0..ALERTS {
+        for (delivery, channel) in deployment.notify(&owner, &format!("checkout is down ({n})"), 2 * PER_RECEIVER).await
+        {
+            let to = if at_prompt.contains_key(&channel) { &mut to_prompt } else { &mut to_holding };
+            to.insert(delivery);
+        }
+    }
+    assert_eq!((to_prompt.len(), to_holding.len()), (TO_EACH, TO_EACH), "one delivery per alert and channel");
 
     let mut first = deployment.worker();
-    let held = holding.wait_until_received(BOUND, |r| r.len() >= CONCURRENCY).await;
+    let held = holding.wait_until_received(BOUND, |r| r.len() >= holding_base + CONCURRENCY).await;
     let held = held.unwrap_or_else(|| panic!("the worker's sends were never all held:\n{}", first.tail()));
     // Every permit is out on a held request, so everything before them is settled.
     first.kill().await;
-    let held = Tally::of(&held, ID);
+    let held = Tally::of(&held[holding_base..], ID);
     assert_eq!((held.total(), held.values().count()), (CONCURRENCY, CONCURRENCY), "{held:?}");
-    let before = prompt.requests().len();
-    assert!(0 < before && before < PER_RECEIVER, "mid-flight: {before} of {PER_RECEIVER} delivered");
+    assert!(held.values().all(|id| to_holding.contains(id)), "{held:?}");
+    let before = prompt.requests().len() - prompt_base;
+    assert!(0 < before && before < TO_EACH, "mid-flight: {before} of {TO_EACH} delivered");
 
     // The receiver recovers; a new worker takes over.
     holding.respond_with(Behavior::Status(200));
     let mut second = deployment.worker();
-    let answered = |r: &[RecordedRequest]| all_of(&to_holding)(r.get(CONCURRENCY..).unwrap_or_default());
+    let answered_from = holding_base + CONCURRENCY;
+    let answered = |r: &[RecordedRequest]| all_of(&to_holding)(r.get(answered_from..).unwrap_or_default());
     let arrived = prompt.wait_until_received(BOUND, all_of(&to_prompt)).await.is_some()
         && holding.wait_until_received(BOUND, answered).await.is_some();
     if !arrived {
@@ -110,12 +97,12 @@ async fn crash_and_take_over(backend: Backend) {
 
     // Counted once no worker runs. At least once: each message arrived; the
     // held ones again, once answered. The settled ones were not sent again.
-    let (at_prompt, at_holding) = (Tally::of(&prompt.requests(), ID), holding.requests());
-    assert!(at_prompt.repeated().is_empty(), "sent again after it was settled: {:?}", at_prompt.repeated());
-    assert_eq!(at_prompt.total(), PER_RECEIVER);
-    let after_crash = Tally::of(&at_holding[CONCURRENCY..], ID);
-    assert_eq!(after_crash.total(), PER_RECEIVER, "{after_crash:?}");
-    assert!(held.values().all(|id| to_holding.contains(id) && after_crash.count(id) == 1), "{held:?}");
+    let prompt_got = Tally::of(&prompt.requests()[prompt_base..], ID);
+    assert!(prompt_got.repeated().is_empty(), "sent again after it was settled: {:?}", prompt_got.repeated());
+    assert_eq!(prompt_got.total(), TO_EACH);
+    let after_crash = Tally::of(&holding.requests()[answered_from..], ID);
+    assert_eq!(after_crash.total(), TO_EACH, "{after_crash:?}");
+    assert!(held.values().all(|id| after_crash.count(id) == 1), "{held:?}");
     let resent: BTreeSet<String> = sent_ids(&log).into_iter().filter(|id| held.count(id) > 0).collect();
     assert_eq!(resent.len(), CONCURRENCY, "the second worker sent the held messages: {resent:?}");
 
@@ -129,7 +116,10 @@ async fn crash_and_take_over(backend: Backend) {
 #[tokio::test]
 async fn several_workers_on_postgres_send_each_message_once() {
     const WORKERS: usize = 3;
-    const MESSAGES: usize = 90;
+    const CHANNELS: usize = 30;
+    const ALERTS: usize = 2;
+    /// Each channel's verification, and every alert.
+    const MESSAGES: usize = CHANNELS * (1 + ALERTS);
     let Some(mut deployment) = Deployment::start(Backend::Postgres, 2).await else { return };
     let owner = deployment.signup().await;
     let receiver = HttpReceiver::start().await;
@@ -137,10 +127,17 @@ async fn several_workers_on_postgres_send_each_message_once() {
     for worker in &mut workers {
         worker.wait_for_log("its start", |line| process::says(line, "outbox worker started")).await;
     }
-    // One after another (concurrent creation on one owner can collide on
-    // PostgreSQL): the workers claim while messages arrive, as alerts would.
-    for i in 0..MESSAGES {
-        deployment.add_webhook(&owner, &receiver.url_for(&format!("/hook/{i}"))).await;
+    // Verifications are claimed as channels come, one after another (created
+    // concurrently on one owner, channels can collide on PostgreSQL)…
+    let mut channels = BTreeMap::new();
+    for i in 0..CHANNELS {
+        let (id, priority) = deployment.add_webhook(&owner, &receiver.url_for(&format!("/hook/{i}"))).await;
+        channels.insert(id, priority);
+    }
+    verify_at(&deployment, &owner, &receiver, &channels).await;
+    // …and each alert queues a message for every channel at once.
+    for n in 0..ALERTS {
+        deployment.notify(&owner, &format!("checkout is down ({n})"), CHANNELS).await;
     }
     let queued = queued_for(&deployment, &receiver.url()).await;
     assert_eq!(queued.len(), MESSAGES);

@@ -82,13 +82,37 @@ impl Deployment {
     }
 
     /// Adds a webhook channel to `url` on the owner's team, which queues its
-    /// verification message; answers the channel's id.
-    pub async fn add_webhook(&self, owner: &Owner, url: &str) -> String {
+    /// verification message; answers the channel's id and priority.
+    pub async fn add_webhook(&self, owner: &Owner, url: &str) -> (String, i64) {
         let path = format!("/v1/team/{}/notification-channel", owner.team_id);
         let r =
             self.call(Method::POST, &path, Some(&owner.token), Some(json!({ "type": "webhook", "value": url }))).await;
         r.assert(201, None);
-        r.body["id"].as_str().unwrap_or_else(|| panic!("no id: {}", r.text)).to_owned()
+        let id = r.body["id"].as_str().unwrap_or_else(|| panic!("no id: {}", r.text)).to_owned();
+        (id, r.body["priority"].as_i64().unwrap_or_else(|| panic!("no priority: {}", r.text)))
+    }
+
+    /// Verifies the team channel of `priority` with the code it received.
+    pub async fn verify(&self, owner: &Owner, priority: i64, code: &str) {
+        let path = format!("/v1/team/{}/notification-channel/verification", owner.team_id);
+        let r =
+            self.call(Method::PATCH, &path, Some(&owner.token), Some(json!({ "priority": priority, "code": code })));
+        let r = r.await;
+        r.assert(200, None);
+        assert_eq!(r.body["verified"], true, "{}", r.text);
+    }
+
+    /// Raises a `down` alert for the owner's team, which must reach every one
+    /// of its `channels`; answers the queued delivery ids with their channels.
+    pub async fn notify(&self, owner: &Owner, title: &str, channels: usize) -> Vec<(String, String)> {
+        let path = format!("/v1/team/{}/notify", owner.team_id);
+        let body = json!({ "event": "down", "title": title, "message": "HTTP 503 from 3 of 3 locations" });
+        let r = self.call(Method::POST, &path, Some(&owner.token), Some(body)).await;
+        r.assert(202, None);
+        assert_eq!(r.body["reached"], channels, "{}", r.text);
+        let deliveries = r.body["deliveries"].as_array().unwrap_or_else(|| panic!("no deliveries: {}", r.text));
+        let text = |v: &Value| v.as_str().unwrap_or_else(|| panic!("not a string in {}", r.text)).to_owned();
+        deliveries.iter().map(|d| (text(&d["delivery_id"]), text(&d["channel"]["channel_id"]))).collect()
     }
 
     /// The delivery as the API shows it to the owner.
