@@ -6,7 +6,9 @@
 //! API key, an invitation answered through its link, a webhook channel whose
 //! headers carry credentials (verified with the code posted to it, tested
 //! against a receiver that echoes them back in an error), bearer tokens that
-//! are bad, and a database URL with a password in the configuration file.
+//! are bad, a password change, a TOTP second factor and its recovery codes, a
+//! password reset by emailed code, and a database URL with a password in the
+//! configuration file.
 //! Then not one of those secrets may appear anywhere in the log.
 
 use crate::helpers::{fresh_address, token_in, PASSWORD, WAIT};
@@ -156,6 +158,17 @@ impl Client {
     }
 }
 
+/// Whether `secret` is in the log line. A code of digits only counts as a
+/// whole number outside the line's leading timestamp, whose fraction of a
+/// second is six digits too.
+fn appears(line: &str, secret: &str) -> bool {
+    if !secret.bytes().all(|b| b.is_ascii_digit()) {
+        return line.contains(secret);
+    }
+    let rest = line.split_once(' ').map_or(line, |(_, rest)| rest);
+    rest.split(|c: char| !c.is_ascii_digit()).any(|number| number == secret)
+}
+
 #[tokio::test]
 async fn no_secret_reaches_the_log_even_at_trace_level() {
     let dir = std::env::temp_dir().join(format!("roster-redaction-{}", uuid::Uuid::new_v4().simple()));
@@ -276,7 +289,35 @@ async fn no_secret_reaches_the_log_even_at_trace_level() {
         assert!(std::time::Instant::now() < deadline, "the test delivery never settled: {d}");
         tokio::task::yield_now().await;
     }
+
+    // A new password, a second factor with its recovery codes, then a reset by emailed code.
+    let changed = format!("changed-pass-{}", uuid::Uuid::new_v4().simple());
+    let body = json!({ "current_password": PASSWORD, "new_password": changed });
+    let (status, _) = c.call(reqwest::Method::PUT, "/v1/customer/password", Some(&token), Some(body)).await;
+    assert_eq!(status, 200);
+    let enrolment = c.post("/v1/customer/totp", Some(&token), json!({ "password": changed })).await;
+    let totp_secret = enrolment["secret"].as_str().unwrap().to_owned();
+    let key = roster_core::totp::base32_decode(&totp_secret).expect("a base32 secret");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let totp_code = roster_core::totp::code_at(&key, now);
+    let enabled = c.post("/v1/customer/totp/confirm", Some(&token), json!({ "code": totp_code })).await;
+    let recovery: Vec<String> =
+        enabled["recovery_codes"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect();
+    assert!(!recovery.is_empty());
+    secrets.extend([("changed password", changed), ("TOTP secret", totp_secret), ("TOTP code", totp_code)]);
+    secrets.extend(recovery.into_iter().map(|r| ("recovery code", r)));
     c.post("/v1/auth/logout", Some(&token), json!({})).await;
+    c.post("/v1/auth/password/reset", None, json!({ "email": email })).await;
+    let reset_code = loop {
+        let mail = smtp.wait_for(&email, WAIT).await.expect("the reset code");
+        if mail.subject.contains("reset") {
+            break mail.code().expect("a code in the reset email");
+        }
+    };
+    let reset_password = format!("reset-pass-{}", uuid::Uuid::new_v4().simple());
+    let body = json!({ "email": email, "code": reset_code, "new_password": reset_password });
+    c.post("/v1/auth/password/reset/confirm", None, body).await;
+    secrets.extend([("reset code", reset_code), ("reset password", reset_password)]);
 
     let log = served.stop().await;
     if let Some(pg) = pg {
