@@ -44,8 +44,8 @@ impl Database {
                 let mut conn = match sqlx::PgConnection::connect(&admin).await {
                     Ok(conn) => conn,
                     Err(e) => {
-                        postgres_unavailable(&admin, &e);
                         let _ = std::fs::remove_dir_all(&dir);
+                        postgres_unavailable(&admin, &e);
                         return None;
                     }
                 };
