@@ -35,7 +35,7 @@ pub struct CreateApiKeyRequest {
     #[schema(example = "uptime checker", min_length = 1, max_length = 100)]
     pub name: String,
     /// What the key may do, such as `customers:read` or `teams:write`; each must be allowed to the caller.
-    #[schema(example = json!(["customers:read", "teams:read"]))]
+    #[schema(value_type = Vec<Scope>, example = json!(["customers:read", "teams:read"]))]
     pub scopes: Vec<String>,
     /// When the key stops working (RFC 3339); never when absent.
     #[serde(default, with = "time::serde::rfc3339::option")]

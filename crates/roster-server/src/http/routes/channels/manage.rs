@@ -21,15 +21,17 @@ use std::net::IpAddr;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+// Required fields are `Option` so that a missing one is a field-level 422 rather than a
+// serde error; `required = true` keeps the document honest about them.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateChannelRequest {
     /// email, sms, voice, webhook, slack, discord, msteams, pagerduty or push-notification.
     #[serde(rename = "type")]
-    #[schema(example = "email")]
+    #[schema(value_type = ChannelType, required = true, example = "email")]
     pub channel_type: Option<String>,
     /// The address, number, URL, key or token, as the type wants it.
-    #[schema(example = "oncall@example.com")]
+    #[schema(value_type = String, required = true, example = "oncall@example.com")]
     pub value: Option<String>,
     pub suppress: Option<Suppress>,
     /// `true`, `false` or an RFC 3339 time to unmute at.
@@ -43,13 +45,16 @@ pub struct CreateChannelRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeValueRequest {
+    #[schema(value_type = i64, required = true, minimum = 1)]
     pub priority: Option<i64>,
+    #[schema(value_type = String, required = true)]
     pub value: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateChannelRequest {
+    #[schema(value_type = i64, required = true, minimum = 1)]
     pub priority: Option<i64>,
     pub suppress: Option<Suppress>,
     #[schema(value_type = Option<Mute>)]
@@ -71,7 +76,9 @@ fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Resul
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnableChannelRequest {
+    #[schema(value_type = i64, required = true, minimum = 1)]
     pub priority: Option<i64>,
+    #[schema(value_type = bool, required = true)]
     pub enabled: Option<bool>,
 }
 
@@ -79,7 +86,7 @@ pub struct EnableChannelRequest {
 #[serde(deny_unknown_fields)]
 pub struct ReorderRequest {
     /// Every current priority once, in the new order.
-    #[schema(example = json!([3, 1, 2]))]
+    #[schema(value_type = Vec<i64>, required = true, example = json!([3, 1, 2]))]
     pub priorities: Option<Vec<i64>>,
 }
 

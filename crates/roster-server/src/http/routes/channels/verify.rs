@@ -18,18 +18,22 @@ use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 use utoipa::ToSchema;
 
+// Required fields are `Option` so that a missing one is a field-level 422 rather than a
+// serde error; `required = true` keeps the document honest about them.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyChannelRequest {
+    #[schema(value_type = i64, required = true, minimum = 1)]
     pub priority: Option<i64>,
     /// The 6-digit code the channel received.
-    #[schema(example = "123456")]
+    #[schema(value_type = String, required = true, example = "123456")]
     pub code: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PriorityRequest {
+    #[schema(value_type = i64, required = true, minimum = 1)]
     pub priority: Option<i64>,
 }
 
