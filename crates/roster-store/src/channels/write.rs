@@ -139,9 +139,13 @@ impl Store {
     /// Creates a channel at the end of the owner's priorities, with its code
     /// and verification message; refuses duplicates and channels beyond the plan.
     pub async fn create_channel(&self, c: &NewChannel) -> Result<ChannelRow, Error> {
+        let dialect = self.dialect();
         let r: StoreResult<Result<ChannelRow, Error>> = dispatch!(self, write, |pool| {
             async {
             let mut tx = crate::begin_write(pool).await?;
+            // Concurrent creations for one owner would read the same count and
+            // next priority (PostgreSQL): the organization's lock serializes them.
+            crate::teams::lock_organization!(&mut *tx, dialect, c.organization_id);
             let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM notification_channels WHERE owner_id = $1")
                 .bind(c.owner.id())
                 .fetch_one(&mut *tx)

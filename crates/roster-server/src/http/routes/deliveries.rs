@@ -31,7 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 const STATUSES: [&str; 5] = ["pending", "sending", "sent", "failed", "skipped"];
-const KINDS: [&str; 3] = ["verification", "test", "alert"];
+const KINDS: [&str; 4] = ["verification", "test", "alert", "notice"];
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeliveryAttemptView {
@@ -56,7 +56,7 @@ pub struct DeliveryView {
     /// The channel's type: `email`, `sms`, `webhook`, …
     #[schema(example = "email")]
     pub channel_type: String,
-    /// `verification`, `test` or `alert`.
+    /// `verification`, `test`, `alert` or `notice`.
     #[schema(example = "test")]
     pub kind: String,
     /// `pending` (waiting, or held for quiet hours), `sending`, `sent`, `failed` (after its last attempt, or for
@@ -189,7 +189,7 @@ pub struct DeliveryParams {
     pub channel: Option<String>,
     /// Only deliveries in this state: `pending`, `sending`, `sent`, `failed` or `skipped`.
     pub status: Option<String>,
-    /// Only deliveries of this kind: `verification`, `test` or `alert`.
+    /// Only deliveries of this kind: `verification`, `test`, `alert` or `notice` (Roster telling an owner it turned a channel off).
     pub kind: Option<String>,
     /// Only the deliveries of this alert.
     pub alert: Option<String>,
@@ -315,7 +315,8 @@ pub async fn retry_delivery(
             return Err(Error::Conflict("the channel is switched off; switch it on first".into()).into())
         }
     }
-    state.message_queued();
+    // Read back before waking the worker, so the answer shows the delivery as queued.
     let (row, attempts) = store.channel_delivery(auth.organization_id, id).await?.ok_or(Error::NotFound("delivery"))?;
+    state.message_queued();
     Ok((StatusCode::ACCEPTED, Json(DeliveryView::new(row, attempts))))
 }

@@ -173,3 +173,22 @@ dual_test! {
         }
     }
 }
+
+dual_test! {
+    async fn channels_created_at_once_get_distinct_priorities_within_the_plan(app) {
+        let acc = app.signup().await;
+        let o = &owners(&acc)[1];
+        // The free plan allows 10 channels per owner; 12 arrive at the same moment.
+        let attempts = (0..12).map(|_| {
+            let (app, o) = (&app, o.clone());
+            async move { app.post(&o.path("notification-channel"), Some(&o.token), json!({"type": "email", "value": address()})).await }
+        });
+        let answers = futures::future::join_all(attempts).await;
+        let created = answers.iter().filter(|r| r.status == 201).count();
+        let refused = answers.iter().filter(|r| r.status == 403 && r.code() == "PLAN_LIMIT_REACHED").count();
+        assert_eq!((created, refused), (10, 2), "{:?}", answers.iter().map(|r| &r.text).collect::<Vec<_>>());
+        let mut priorities: Vec<i64> = list(&app, o).await.iter().map(|c| c["priority"].as_i64().unwrap()).collect();
+        priorities.sort();
+        assert_eq!(priorities, (1..=10).collect::<Vec<_>>());
+    }
+}
