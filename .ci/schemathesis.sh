@@ -7,6 +7,8 @@
 #   .ci/schemathesis.sh                 # both backends
 #   FUZZ_BACKENDS=sqlite .ci/schemathesis.sh
 #   FUZZ_MAX_EXAMPLES=100 FUZZ_SEED=7 FUZZ_PHASES=fuzzing .ci/schemathesis.sh
+#   .ci/schemathesis.sh --include-path-regex '^/v1/customer/totp' --continue-on-failure
+#                                       # extra arguments go to `st run`
 #
 # Needs schemathesis (python3 -m pip install -r .ci/requirements-fuzz.txt), python3, and for
 # PostgreSQL `psql` reaching 127.0.0.1:5432 as `postgres` with trust auth.
@@ -31,6 +33,11 @@ EXCLUDE=(
   --exclude-operation-id delete_customer # DELETE /v1/customer: deletes the caller, their API key and their organization
   --exclude-operation-id revoke_api_key  # DELETE /v1/api-keys/{id}: the stateful phase follows GET /v1/api-keys to the id of the key in use
 )
+# Refuse API keys (they act on the login itself), so they get a pass of their own
+# with the session token. None can end the session without the current password
+# or a TOTP code, which the fuzzer does not have; POST /v1/auth/logout is not here.
+SESSION_ONLY='^/v1/customer/(password|totp)'
+
 # Kept in, because they cannot lock the caller out: POST /v1/auth/logout (the
 # fuzzer calls with an API key, which has no session to end: 422), and those that
 # need a secret the fuzzer does not have: PUT/PATCH /v1/customer/username (the change waits for a code
@@ -64,7 +71,7 @@ cleanup() {
 trap cleanup EXIT
 
 # Signs up, creates an every-scope API key and seeds a team, a service and two
-# channels; prints the API key's secret and writes a schemathesis config that
+# channels; prints the API key's secret and the session token, and writes a schemathesis config that
 # feeds the seeded ids into most path parameters (the rest stay random), so the
 # fuzzer gets past the 404s into the handlers.
 seed() {
@@ -111,8 +118,29 @@ with open(config_path, "w") as f:
     f.write(bind(r"^/v1/customer/\{id\}", "id", "customer"))
     f.write(bind(r"^/v1/customer/\{customer_id\}$", "customer_id", "customer"))
     f.write(bind(r"^/v1/(service|team-service)/\{id\}", "id", "service"))
-print(key["secret"])
+print(key["secret"], session)
 PY
+}
+
+# fuzz BACKEND LABEL BASE TOKEN REPORT_DIR [st run arguments…]
+fuzz() {
+  local backend=$1 label=$2 base=$3 token=$4 dir=$5
+  shift 5
+  mkdir -p "$dir"
+  printf '\n==> schemathesis on %s with the %s (%s)\n' "$backend" "$label" "$base"
+  "${ST[@]}" --config-file "$WORK/schemathesis.toml" run "$base/openapi.json" \
+    -H "Authorization: Bearer $token" \
+    --checks "$CHECKS" \
+    --phases "$PHASES" \
+    --seed "$SEED" \
+    --max-examples "$MAX_EXAMPLES" \
+    --generation-database none \
+    --workers 2 \
+    --request-timeout 30 \
+    --no-color \
+    --report junit,ndjson \
+    --report-dir "$dir" \
+    "$@" "${EXTRA_ARGS[@]}"
 }
 
 run_backend() {
@@ -158,35 +186,29 @@ run_backend() {
   curl -fsS "$base/readyz" >/dev/null || { echo "roster never became ready ($backend)" >&2; return 1; }
 
   # run_backend is called under `||`, where `set -e` does not apply: check by hand.
-  local key
-  key=$(seed "$base" "$WORK/schemathesis.toml") || { echo "seeding the $backend server failed" >&2; return 1; }
-  [ -n "$key" ] || { echo "seeding the $backend server gave no API key" >&2; return 1; }
+  local key session seeded
+  seeded=$(seed "$base" "$WORK/schemathesis.toml") || { echo "seeding the $backend server failed" >&2; return 1; }
+  read -r key session <<<"$seeded"
+  [ -n "$key" ] && [ -n "$session" ] || { echo "seeding the $backend server gave no credentials" >&2; return 1; }
 
-  printf '\n==> schemathesis on %s (%s)\n' "$backend" "$base"
   started=$(date +%s)
-  "${ST[@]}" --config-file "$WORK/schemathesis.toml" run "$base/openapi.json" \
-    -H "Authorization: Bearer $key" \
-    --checks "$CHECKS" \
-    --phases "$PHASES" \
-    --seed "$SEED" \
-    --max-examples "$MAX_EXAMPLES" \
-    --generation-database none \
-    --workers 2 \
-    --request-timeout 30 \
-    --no-color \
-    --report junit,ndjson \
-    --report-dir "$report" \
-    "${EXCLUDE[@]}" || rc=$?
+  # Everything with the API key; then, with the session token, the operations
+  # that answer an API key with 422 `not_a_session` and so were barely exercised.
+  fuzz "$backend" "API key" "$base" "$key" "$report/api-key" "${EXCLUDE[@]}" || rc=1
+  fuzz "$backend" "session" "$base" "$session" "$report/session" --include-path-regex "$SESSION_ONLY" || rc=1
   # A run that lost its credentials passes on 401s alone: make that a failure.
-  if ! curl -fsS -o /dev/null -H "Authorization: Bearer $key" "$base/v1/customer"; then
-    echo "the API key stopped working during the $backend run: results after that point are 401s; exclude the operation that revoked it" >&2
-    rc=1
-  fi
-  echo "schemathesis on $backend: exit $rc after $(($(date +%s) - started)) s; report in $report (server log: $report/server.log)"
+  for token in "$key" "$session"; do
+    if ! curl -fsS -o /dev/null -H "Authorization: Bearer $token" "$base/v1/customer"; then
+      echo "a credential stopped working during the $backend run: later results are 401s; exclude the operation that ended it" >&2
+      rc=1
+    fi
+  done
+  echo "schemathesis on $backend: $([ "$rc" = 0 ] && echo passed || echo FAILED) in $(($(date +%s) - started)) s; reports in $report (server log: $report/server.log)"
   cleanup
   return "$rc"
 }
 
+EXTRA_ARGS=("$@")
 failed=0
 for backend in $BACKENDS; do
   run_backend "$backend" || failed=1
