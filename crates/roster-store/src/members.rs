@@ -263,6 +263,8 @@ impl Store {
                 let mut tx = crate::begin_write(pool).await?;
                 lock_organization!(&mut *tx, dialect, org);
                 judge_person!(&mut *tx, org, target, caller, true, authorize);
+                // Removed by an owner or deleted by themselves, a person leaves no personal data behind.
+                crate::export::erase_person!(&mut *tx, org, target);
                 sqlx::query("DELETE FROM customers WHERE id = $1").bind(target.0).execute(&mut *tx).await?;
                 crate::audit::insert_audit!(&mut *tx, audit);
                 tx.commit().await?;

@@ -447,3 +447,37 @@ dual_test! {
         assert!(left.is_empty(), "personal data left behind: {left:#?}");
     }
 }
+
+dual_test! {
+    async fn a_person_removed_by_the_owner_leaves_no_personal_data_either(app) {
+        let backend = app.backend;
+        drop(app);
+        let Some(app) = app_for(backend).await else { return };
+        let s = subject_with_everything(&app).await;
+        let id = s.acc.customer_id;
+        let simple = id.0.simple().to_string();
+        let needles = vec![
+            id.to_string(),
+            simple.clone(),
+            s.acc.email.clone(),
+            s.name.clone(),
+            s.surname.clone(),
+            s.pager.clone(),
+            s.webhook_url.clone(),
+            s.header_secret.clone(),
+        ];
+        // An open ownership offer protects them from removal: the owner withdraws it first.
+        app.delete("/v1/organization/ownership-transfer", &s.owner.token, None).await;
+        let r = app.delete(&format!("/v1/members/{id}"), &s.owner.token, None).await;
+        assert!(r.status.is_success(), "{}", r.text);
+        let rows = every_row(&app).await;
+        let left: Vec<_> = mentions(&rows, &needles)
+            .into_iter()
+            .filter(|(table, row, needle)| {
+                // The record of the removal names the id it removed, and nothing else personal.
+                !(*table == "audit_events" && row.contains("removed") && (*needle == id.to_string() || *needle == simple))
+            })
+            .collect();
+        assert!(left.is_empty(), "personal data left behind: {left:#?}");
+    }
+}
