@@ -426,6 +426,22 @@ impl Store {
         }))
     }
 
+    /// Stores a fresh hash of the same password (made with current
+    /// parameters), only if the hash is still `old`: a password changed
+    /// meanwhile is never overwritten. Answers whether it was stored.
+    pub async fn upgrade_password_hash(&self, customer: CustomerId, old: &str, new: &str) -> StoreResult<bool> {
+        Ok(dispatch!(self, write, |pool| {
+            sqlx::query("UPDATE customers SET password_hash = $1 WHERE id = $2 AND password_hash = $3")
+                .bind(new)
+                .bind(customer.0)
+                .bind(old)
+                .execute(pool)
+                .await?
+                .rows_affected()
+                == 1
+        }))
+    }
+
     /// Replaces a customer's password and ends every session but `keep`
     /// (API keys stay). Answers how many sessions ended.
     pub async fn change_password(

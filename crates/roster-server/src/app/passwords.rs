@@ -47,6 +47,19 @@ impl Passwords {
         Ok(matches && real)
     }
 
+    /// Whether `hash` was made with other parameters (or another algorithm)
+    /// than new hashes get, so a login should store a fresh one.
+    pub fn needs_rehash(hash: &str) -> bool {
+        let Ok(parsed) = PasswordHash::new(hash) else { return true };
+        let current = argon2::Params::default();
+        let param = |name: &str| parsed.params.get_decimal(name);
+        parsed.algorithm != argon2::Algorithm::Argon2id.ident()
+            || parsed.version != Some(argon2::Version::V0x13 as u32)
+            || param("m") != Some(current.m_cost())
+            || param("t") != Some(current.t_cost())
+            || param("p") != Some(current.p_cost())
+    }
+
     async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> Result<T, Error> + Send + 'static,
@@ -77,6 +90,22 @@ mod tests {
         assert!(p.verify("correct horse battery", Some(&h)).await.unwrap());
         assert!(!p.verify("wrong horse battery", Some(&h)).await.unwrap());
         assert!(!p.verify("decoy password that matches nothing", None).await.unwrap());
+    }
+
+    #[test]
+    fn hashes_with_old_parameters_need_rehashing() {
+        assert!(!Passwords::needs_rehash(&hash_now("any password").unwrap()));
+        assert!(!Passwords::needs_rehash(DECOY));
+        let weak = argon2::Argon2::new(
+            argon2::Algorithm::Argon2id,
+            argon2::Version::V0x13,
+            argon2::Params::new(8192, 1, 1, None).unwrap(),
+        )
+        .hash_password(b"any password", &SaltString::generate(&mut OsRng))
+        .unwrap()
+        .to_string();
+        assert!(Passwords::needs_rehash(&weak), "{weak}");
+        assert!(Passwords::needs_rehash("not a PHC string"));
     }
 
     #[test]

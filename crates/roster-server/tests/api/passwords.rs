@@ -176,3 +176,28 @@ dual_test! {
         assert_eq!(r.headers["ratelimit"], format!("\"default\";r=0;t={retry}").as_str());
     }
 }
+
+dual_test! {
+    async fn a_login_upgrades_a_hash_made_with_weaker_parameters(app) {
+        use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
+        let owner = app.signup().await;
+        let weak = argon2::Argon2::new(
+            argon2::Algorithm::Argon2id,
+            argon2::Version::V0x13,
+            argon2::Params::new(8192, 1, 1, None).unwrap(),
+        )
+        .hash_password(PASSWORD.as_bytes(), &SaltString::generate(&mut OsRng))
+        .unwrap()
+        .to_string();
+        let email = fresh_address("legacy");
+        let id = app.insert_member(&owner, &email, Some(weak.clone()), ("Old", "Hash"), roster_core::role::Role::User).await;
+        app.login(&email, PASSWORD).await.assert(200, None);
+        let upgraded = app.store.password_hash(id).await.unwrap().unwrap();
+        assert_ne!(upgraded, weak);
+        assert!(upgraded.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{upgraded}");
+        app.login(&email, PASSWORD).await.assert(200, None);
+        // A hash that is current stays as it is.
+        app.login(&email, PASSWORD).await.assert(200, None);
+        assert_eq!(app.store.password_hash(id).await.unwrap().unwrap(), upgraded);
+    }
+}

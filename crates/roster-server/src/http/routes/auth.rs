@@ -2,6 +2,7 @@
 
 use crate::app::accounts::{self, SignupInput};
 use crate::app::audit::Actor;
+use crate::app::passwords::Passwords;
 use crate::app::rate_limit;
 use crate::http::extract::{act, ApiJson, Auth, ClientIp, Credential, RequestId};
 use crate::http::problem::{ApiError, ApiResult, Problem};
@@ -233,6 +234,13 @@ pub async fn create_login(
         _ => totp_enrolment_required = state.store().organization_requires_totp(account.organization_id).await?,
     }
     state.store().rate_limit_reset(&failures_key).await?;
+    if let Some(old) = account.password_hash.as_deref().filter(|h| Passwords::needs_rehash(h)) {
+        // The parameters rose since this hash was made: store one made with today's.
+        if let Ok(parsed) = Password::parse(&password) {
+            let new = state.passwords().hash(&parsed).await?;
+            state.store().upgrade_password_hash(account.id, old, &new).await?;
+        }
+    }
     let (token, expires_at) = accounts::start_session(&state, account.id).await?;
     Ok(Json(LoginResponse {
         session: Session {
