@@ -443,17 +443,24 @@ impl Store {
     }
 
     /// Replaces a customer's password and ends every session but `keep`
-    /// (API keys stay). Answers how many sessions ended.
+    /// (API keys stay). Answers how many sessions ended. A pending code for
+    /// `drop_purpose` (a password reset) stops working too.
     pub async fn change_password(
         &self,
         customer: CustomerId,
         password_hash: &str,
         keep: Uuid,
+        drop_purpose: &str,
         audit: &crate::NewAuditEvent,
         now: OffsetDateTime,
     ) -> StoreResult<u64> {
         Ok(dispatch!(self, write, |pool| {
             let mut tx = crate::begin_write(pool).await?;
+            sqlx::query("DELETE FROM verification_codes WHERE customer_id = $1 AND purpose = $2")
+                .bind(customer.0)
+                .bind(drop_purpose)
+                .execute(&mut *tx)
+                .await?;
             sqlx::query("UPDATE customers SET password_hash = $1, updated_at = $2 WHERE id = $3")
                 .bind(password_hash)
                 .bind(now)
@@ -553,12 +560,17 @@ impl Store {
                             .bind(code_id)
                             .execute(&mut *tx)
                             .await?;
-                        sqlx::query("UPDATE customers SET password_hash = $1, updated_at = $2 WHERE id = $3")
-                            .bind(password_hash)
-                            .bind(now)
-                            .bind(customer)
-                            .execute(&mut *tx)
-                            .await?;
+                        // The code reached the login address, which proves it as a verification code would.
+                        sqlx::query(
+                            "UPDATE customers SET password_hash = $1, updated_at = $2,
+                                    email_verified_at = COALESCE(email_verified_at, $2)
+                             WHERE id = $3",
+                        )
+                        .bind(password_hash)
+                        .bind(now)
+                        .bind(customer)
+                        .execute(&mut *tx)
+                        .await?;
                         sqlx::query("DELETE FROM access_tokens WHERE customer_id = $1")
                             .bind(customer)
                             .execute(&mut *tx)

@@ -111,7 +111,11 @@ dual_test! {
         app.get("/v1/customer", &account.token).await.assert(401, Some("UNAUTHORIZED"));
         app.get("/v1/customer", &key).await.assert(200, None);
         app.login(&account.email, PASSWORD).await.assert(401, Some("UNAUTHORIZED"));
-        app.login(&account.email, NEW_PASSWORD).await.assert(200, None);
+        let fresh = app.login(&account.email, NEW_PASSWORD).await;
+        fresh.assert(200, None);
+        // The code reached the address, so the address is verified too.
+        let me = app.get("/v1/customer", fresh.body["token"].as_str().unwrap()).await;
+        assert_eq!(me.body["customer"]["email_verified"], true, "{}", me.text);
         // A code works once.
         app.post("/v1/auth/password/reset/confirm", None, json!({ "email": account.email, "code": code, "new_password": PASSWORD }))
             .await
@@ -199,5 +203,22 @@ dual_test! {
         // A hash that is current stays as it is.
         app.login(&email, PASSWORD).await.assert(200, None);
         assert_eq!(app.store.password_hash(id).await.unwrap().unwrap(), upgraded);
+    }
+}
+
+dual_test! {
+    async fn changing_the_password_kills_a_pending_reset_code(app) {
+        let account = app.signup().await;
+        app.code_for(&account.email).await;
+        app.post("/v1/auth/password/reset", None, json!({ "email": account.email })).await.assert(202, None);
+        let code = app.code_for(&account.email).await;
+        app.put("/v1/customer/password", &account.token, json!({ "current_password": PASSWORD, "new_password": NEW_PASSWORD }))
+            .await
+            .assert(200, None);
+        let r = app
+            .post("/v1/auth/password/reset/confirm", None, json!({ "email": account.email, "code": code, "new_password": PASSWORD }))
+            .await;
+        r.assert(422, Some("VALIDATION_ERROR"));
+        app.login(&account.email, NEW_PASSWORD).await.assert(200, None);
     }
 }

@@ -120,8 +120,10 @@ pub async fn change_password(
         Some(auth.customer_id.0),
         json!({}),
     );
-    let sessions_revoked =
-        state.store().change_password(auth.customer_id, &hash, session, &audit, roster_core::clock::now()).await?;
+    let sessions_revoked = state
+        .store()
+        .change_password(auth.customer_id, &hash, session, PURPOSE_PASSWORD_RESET, &audit, roster_core::clock::now())
+        .await?;
     Ok(Json(PasswordChanged { message: "your password was changed".into(), sessions_revoked }))
 }
 
