@@ -123,8 +123,10 @@ pub async fn get_organization(
     Ok(Json(load_organization(&state, auth.organization_id).await?))
 }
 
+// The handler refuses an empty body (422 `body` `required`): say so in the document.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
 pub struct UpdateOrganizationRequest {
     #[schema(example = "Acme Corporation", min_length = 1, max_length = 255)]
     pub name: Option<String>,

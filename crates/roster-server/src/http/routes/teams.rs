@@ -114,8 +114,10 @@ pub struct TeamDeleted {
     pub deleted_services: i64,
 }
 
+// The handler refuses an empty body (422 `body` `required`): say so in the document.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
 pub struct UpdateMemberRequest {
     /// The new role: `admin`, `manager` (`edit`), `user` (`member`, `agent`), `viewer` (`view`) or `notify`.
     #[schema(example = "user")]
