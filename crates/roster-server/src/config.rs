@@ -286,6 +286,8 @@ pub struct Config {
     pub password_reset_max_per_ip: u32,
     /// Password-reset requests per email address in a window (registered or not).
     pub password_reset_max_per_email: u32,
+    /// Most `notify` calls per organization per minute; more are refused with 429.
+    pub notify_per_minute: u32,
     pub rate_limit_window_secs: u64,
     /// Codes (verification, email change) a customer may request per hour.
     pub code_sends_per_hour: u32,
@@ -336,6 +338,7 @@ impl Default for Config {
             signup_max_per_ip: 20,
             password_reset_max_per_ip: 20,
             password_reset_max_per_email: 3,
+            notify_per_minute: 600,
             rate_limit_window_secs: 15 * 60,
             code_sends_per_hour: 5,
             password_hash_concurrency: 2,

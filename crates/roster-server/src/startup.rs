@@ -248,6 +248,9 @@ async fn maintenance(store: Store, config: Config, stop: CancellationToken) {
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "purging expired rows failed"),
                 }
+                if let Err(e) = store.expire_idempotency_keys(roster_core::clock::now()).await {
+                    tracing::warn!(error = %e, "expiring idempotency keys failed");
+                }
             }
         }
     }
