@@ -69,7 +69,7 @@ async fn webhooks_are_signed_with_the_channel_secret_and_with_both_while_a_rotat
 
     // The first secret replaces none: one signature.
     let first = rotate(&db, clock::now() + hour).await;
-    assert_eq!(db.store.channel_signing_secrets(db.channel, clock::now()).await.unwrap(), [first.clone()]);
+    assert_eq!(db.store.channel_signing_secrets(db.channel, clock::now()).await.unwrap(), std::slice::from_ref(&first));
     let req = send(&db, &worker, &receiver).await;
     assert_eq!(signatures(&req).len(), 1, "{:?}", req.header("webhook-signature"));
     assert!(signed_with(&first, &req));
