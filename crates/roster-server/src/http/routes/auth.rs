@@ -306,6 +306,8 @@ pub struct EmailStatus {
     security(("bearer" = [])),
     request_body = CodeRequest,
     responses(
+        (status = 400, body = Problem, content_type = "application/problem+json", description = "The body is not JSON"),
+        (status = 415, body = Problem, content_type = "application/problem+json", description = "The body is not `application/json`"),
         (status = 200, body = EmailStatus),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json", description = "Already verified, or no code was requested"),

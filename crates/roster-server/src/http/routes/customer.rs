@@ -315,6 +315,8 @@ pub struct UsernameChangeRequest {
     security(("bearer" = [])),
     request_body = UsernameChangeRequest,
     responses(
+        (status = 400, body = Problem, content_type = "application/problem+json", description = "The body is not JSON"),
+        (status = 415, body = Problem, content_type = "application/problem+json", description = "The body is not `application/json`"),
         (status = 202, body = CodeSent),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
@@ -359,6 +361,8 @@ pub async fn start_username_change(
     security(("bearer" = [])),
     request_body = CodeRequest,
     responses(
+        (status = 400, body = Problem, content_type = "application/problem+json", description = "The body is not JSON"),
+        (status = 415, body = Problem, content_type = "application/problem+json", description = "The body is not `application/json`"),
         (status = 200, body = CustomerProfile),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),

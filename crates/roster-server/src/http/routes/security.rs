@@ -95,6 +95,8 @@ pub struct PasswordChanged {
     security(("bearer" = [])),
     request_body = ChangePasswordRequest,
     responses(
+        (status = 400, body = Problem, content_type = "application/problem+json", description = "The body is not JSON"),
+        (status = 415, body = Problem, content_type = "application/problem+json", description = "The body is not `application/json`"),
         (status = 200, body = PasswordChanged),
         (status = 401, body = Problem, content_type = "application/problem+json", description = "No valid credentials"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "Lacks `customers:write`"),
@@ -292,6 +294,8 @@ pub struct TotpEnrolment {
     security(("bearer" = [])),
     request_body = StartTotpRequest,
     responses(
+        (status = 400, body = Problem, content_type = "application/problem+json", description = "The body is not JSON"),
+        (status = 415, body = Problem, content_type = "application/problem+json", description = "The body is not `application/json`"),
         (status = 200, body = TotpEnrolment),
         (status = 401, body = Problem, content_type = "application/problem+json", description = "No valid credentials"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "Lacks `customers:write`"),
@@ -341,6 +345,8 @@ pub struct TotpEnabled {
     security(("bearer" = [])),
     request_body = ConfirmTotpRequest,
     responses(
+        (status = 400, body = Problem, content_type = "application/problem+json", description = "The body is not JSON"),
+        (status = 415, body = Problem, content_type = "application/problem+json", description = "The body is not `application/json`"),
         (status = 200, body = TotpEnabled),
         (status = 401, body = Problem, content_type = "application/problem+json", description = "No valid credentials"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "Lacks `customers:write`"),
@@ -402,6 +408,8 @@ pub struct DeleteTotpRequest {
     security(("bearer" = [])),
     request_body = DeleteTotpRequest,
     responses(
+        (status = 400, body = Problem, content_type = "application/problem+json", description = "The body is not JSON"),
+        (status = 415, body = Problem, content_type = "application/problem+json", description = "The body is not `application/json`"),
         (status = 204, description = "Removed"),
         (status = 401, body = Problem, content_type = "application/problem+json", description = "No valid credentials"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "Lacks `customers:write`"),
