@@ -7,6 +7,7 @@
 mod database;
 mod deployment;
 mod process;
+mod scale_out;
 mod support;
 
 use crate::helpers::Backend;

@@ -123,7 +123,7 @@ impl Deployment {
     }
 }
 
-fn environment(db: &Database, concurrency: usize) -> Vec<(&'static str, String)> {
+pub(super) fn environment(db: &Database, concurrency: usize) -> Vec<(&'static str, String)> {
     let key: String = (0..32).map(|_| format!("{:02x}", rand::random::<u8>())).collect();
     vec![
         ("ROSTER_DATABASE_URL", db.url.clone()),
@@ -147,7 +147,7 @@ fn environment(db: &Database, concurrency: usize) -> Vec<(&'static str, String)>
     ]
 }
 
-fn command(db: &Database, env: &[(&'static str, String)], args: &[&str]) -> Command {
+pub(super) fn command(db: &Database, env: &[(&'static str, String)], args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_roster"));
     // Only the settings above: nothing from the developer's environment (RUST_LOG, ROSTER_*).
     cmd.current_dir(&db.dir).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
