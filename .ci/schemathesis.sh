@@ -15,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-BIN=${ROSTER_BIN:-target/debug/roster}
+BIN=${ROSTER_BIN:-${CARGO_TARGET_DIR:-target}/debug/roster}
 SEED=${FUZZ_SEED:-20261122}
 MAX_EXAMPLES=${FUZZ_MAX_EXAMPLES:-40}
 BACKENDS=${FUZZ_BACKENDS:-sqlite postgres}
