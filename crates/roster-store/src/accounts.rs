@@ -2,7 +2,7 @@
 
 use crate::rows::*;
 use crate::teams::fetch_page;
-use crate::{dispatch, Store, StoreResult};
+use crate::{dispatch, Store, StoreError, StoreResult};
 use roster_core::ids::*;
 use roster_core::message::NewMessage;
 use roster_core::role::Role;
@@ -109,6 +109,19 @@ impl Store {
     /// verification code and email, when given). Answers the organization's slug.
     /// A taken email is a conflict, and nothing is written.
     pub async fn create_signup(&self, s: &NewSignup) -> Result<String, roster_core::Error> {
+        let mut tries = 0;
+        loop {
+            match self.try_create_signup(s).await {
+                Ok(r) => return r,
+                // Two sign-ups for one organization name raced for its slug (PostgreSQL):
+                // the loser picks another slug on its next try, seeing the winner's.
+                Err(StoreError::UniqueViolation(constraint)) if constraint.contains("slug") && tries < 3 => tries += 1,
+                Err(e) => return Err(e.or_conflict(EMAIL_TAKEN)),
+            }
+        }
+    }
+
+    async fn try_create_signup(&self, s: &NewSignup) -> StoreResult<Result<String, roster_core::Error>> {
         let result: StoreResult<Result<String, roster_core::Error>> = dispatch!(self, write, |pool| {
             async {
             let mut tx = crate::begin_write(pool).await?;
@@ -171,10 +184,7 @@ impl Store {
         }
         .await
         });
-        match result {
-            Ok(r) => r,
-            Err(e) => Err(e.or_conflict(EMAIL_TAKEN)),
-        }
+        result
     }
 
     /// The customer a login names, by (normalized) email.

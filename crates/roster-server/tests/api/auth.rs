@@ -245,3 +245,16 @@ dual_test! {
         assert_eq!(app.get("/v1/customer", &account.token).await.body["customer"]["email_verified"], false);
     }
 }
+
+dual_test! {
+    async fn sign_ups_for_one_organization_name_at_the_same_moment_all_succeed(app) {
+        // Each needs the same slug; the losers of the race take a suffixed one, never a false "email taken".
+        let emails: Vec<String> = (0..6).map(|_| fresh_address("same-org")).collect();
+        let signups = emails.iter().map(|email| app.signup_as(email, "Same Name Inc"));
+        let accounts = futures::future::join_all(signups).await;
+        let mut orgs: Vec<_> = accounts.iter().map(|a| a.organization_id).collect();
+        orgs.sort();
+        orgs.dedup();
+        assert_eq!(orgs.len(), 6);
+    }
+}
