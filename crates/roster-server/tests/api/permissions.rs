@@ -127,3 +127,37 @@ dual_test! {
         app.login(&email, "").await.assert(422, Some("VALIDATION_ERROR"));
     }
 }
+
+dual_test! {
+    async fn ended_credentials_open_no_route(app) {
+        let owner = app.signup().await;
+        // A session ended by logout, one past its expiry, and a revoked API key.
+        let logged_out = app.login(&owner.email, PASSWORD).await.body["token"].as_str().unwrap().to_owned();
+        app.post("/v1/auth/logout", Some(&logged_out), json!({})).await;
+        let expired = app.login(&owner.email, PASSWORD).await.body["token"].as_str().unwrap().to_owned();
+        app.get("/v1/customer", &expired).await.assert(200, None);
+        on_db!(app, |conn| {
+            let past = roster_core::clock::now() - time::Duration::MINUTE;
+            // Every session but the owner's own: the one made last is the one to expire.
+            sqlx::query("UPDATE access_tokens SET expires_at = $1 WHERE created_at = (SELECT MAX(created_at) FROM access_tokens)")
+                .bind(past)
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        });
+        let r = app.post("/v1/api-keys", Some(&owner.token), json!({ "name": "revoked", "scopes": ["customers:read"] })).await;
+        let (key, key_id) = (r.body["secret"].as_str().unwrap().to_owned(), r.body["id"].as_str().unwrap().to_owned());
+        app.get("/v1/customer", &key).await.assert(200, None);
+        let r = app.delete(&format!("/v1/api-keys/{key_id}"), &owner.token, None).await;
+        assert!(r.status.is_success(), "{}", r.text);
+        app.get("/v1/customer", &owner.token).await.assert(200, None);
+        for rule in ROUTES.iter().filter(|r| r.access != Access::Public) {
+            let path = fill(rule.path, &owner);
+            for (what, token) in [("logged-out session", &logged_out), ("expired session", &expired), ("revoked API key", &key)] {
+                let r = call(&app, rule.method, &path, Some(token)).await;
+                assert_eq!(r.status, 401, "{} {} with a {what}: {}", rule.method, rule.path, r.text);
+                r.assert(401, Some("UNAUTHORIZED"));
+            }
+        }
+    }
+}
