@@ -94,12 +94,7 @@ impl ChannelTarget {
 /// A stored mute (`false`, `true` or an RFC 3339 time). An unreadable one
 /// counts as no mute: a corrupt value must not silence alerts.
 pub(crate) fn stored_mute(raw: &str) -> Mute {
-    let json = match raw {
-        "false" => serde_json::Value::Bool(false),
-        "true" => serde_json::Value::Bool(true),
-        t => serde_json::Value::String(t.to_owned()),
-    };
-    serde_json::from_value(json).unwrap_or(Mute::Off)
+    Mute::from_stored(raw).unwrap_or(Mute::Off)
 }
 
 /// Queues a message of `$kind` through channel `$target` inside the

@@ -107,12 +107,7 @@ fn state_of(c: &CandidateChannel) -> ChannelState {
 /// should never hold counts as not muted: a missed page costs more than an
 /// unwanted one.
 fn stored_mute(raw: &str) -> Mute {
-    let json = match raw {
-        "false" => serde_json::Value::Bool(false),
-        "true" => serde_json::Value::Bool(true),
-        t => serde_json::Value::String(t.to_owned()),
-    };
-    serde_json::from_value(json).unwrap_or_else(|e| {
+    Mute::from_stored(raw).unwrap_or_else(|e| {
         tracing::error!(mute = raw, error = %e, "alerts: unreadable stored mute, treating the channel as unmuted");
         Mute::Off
     })

@@ -1,7 +1,7 @@
 //! Creating, listing, changing, reordering and deleting an owner's channels;
 //! the same for customers and teams.
 
-use super::view::{mute_to_stored, stored_mute, webhook_config, CreatedChannel};
+use super::view::{stored_mute, webhook_config, CreatedChannel};
 use super::{channel_at, new_code, owner_target, priority, resolve, verification_message, ChannelView};
 use crate::http::extract::act::{ChannelManage, ChannelRead};
 use crate::http::extract::Auth;
@@ -177,7 +177,7 @@ pub(super) async fn create(
             channel_type: ty.as_str(),
             value: value.as_str().to_owned(),
             suppress: body.suppress.unwrap_or_default(),
-            mute: mute_to_stored(mute),
+            mute: mute.to_stored(),
             bypass_quiet_hours: body.bypass_quiet_hours.unwrap_or(false),
             webhook: webhook_json,
             signing_secret: signing_secret.clone(),
@@ -310,7 +310,7 @@ pub(super) async fn update(
     );
     let controls = ChannelControls {
         suppress,
-        mute: mute_to_stored(mute),
+        mute: mute.to_stored(),
         bypass_quiet_hours: body.bypass_quiet_hours.unwrap_or(row.bypass_quiet_hours),
         webhook,
         fallback_channel_id: body.fallback_channel_id.unwrap_or(row.fallback_channel_id),

@@ -119,23 +119,9 @@ impl ChannelView {
     }
 }
 
-/// A stored mute (`false`, `true` or an RFC 3339 time).
+/// A stored mute; one the store should never hold is an internal error.
 pub(super) fn stored_mute(raw: &str) -> Result<Mute, Error> {
-    let json = match raw {
-        "false" => serde_json::Value::Bool(false),
-        "true" => serde_json::Value::Bool(true),
-        t => serde_json::Value::String(t.to_owned()),
-    };
-    serde_json::from_value(json).map_err(Error::internal)
-}
-
-/// How a mute is stored.
-pub(super) fn mute_to_stored(m: Mute) -> String {
-    match serde_json::to_value(m) {
-        Ok(serde_json::Value::String(s)) => s,
-        Ok(v) => v.to_string(),
-        Err(_) => "false".to_owned(),
-    }
+    Mute::from_stored(raw).map_err(|p| Error::internal(p.message))
 }
 
 /// The stored webhook configuration, unmasked.
