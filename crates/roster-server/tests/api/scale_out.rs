@@ -67,12 +67,8 @@ dual_test! {
     }
 }
 
-fn admin_url() -> String {
-    std::env::var("ROSTER_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
 fn database_url(name: &str) -> String {
-    let admin = admin_url();
+    let admin = postgres_admin_url();
     let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
     format!("{base}/{name}")
 }
@@ -80,7 +76,7 @@ fn database_url(name: &str) -> String {
 /// Connects to PostgreSQL as the administrator, or `None` (and a note) when it is not running.
 async fn admin() -> Option<sqlx::PgConnection> {
     use sqlx::Connection;
-    match sqlx::PgConnection::connect(&admin_url()).await {
+    match sqlx::PgConnection::connect(&postgres_admin_url()).await {
         Ok(conn) => Some(conn),
         Err(e) => {
             assert!(std::env::var("ROSTER_TEST_REQUIRE_POSTGRES").as_deref() != Ok("1"), "PostgreSQL is required: {e}");

@@ -39,8 +39,7 @@ impl Database {
                 Some(Database { backend, dir, url, pg: None })
             }
             Backend::Postgres => {
-                let admin = std::env::var("ROSTER_TEST_POSTGRES_URL")
-                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+                let admin = crate::helpers::postgres_admin_url();
                 let mut conn = match sqlx::PgConnection::connect(&admin).await {
                     Ok(conn) => conn,
                     Err(e) => {
