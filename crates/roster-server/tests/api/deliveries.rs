@@ -9,23 +9,7 @@ use crate::helpers::*;
 use roster_core::role::Role;
 use roster_testkit::{Behavior, HttpReceiver};
 use serde_json::json;
-use std::time::{Duration, Instant};
 use uuid::Uuid;
-
-/// Reads the delivery until the worker has settled it: the SMTP server or
-/// receiver has its message by then, and the record follows within moments.
-async fn settled(app: &TestApp, token: &str, id: Uuid) -> Resp {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let r = app.get(&format!("/v1/deliveries/{id}"), token).await;
-        r.assert(200, None);
-        if r.body["settled_at"].is_string() {
-            return r;
-        }
-        assert!(Instant::now() < deadline, "delivery {id} never settled: {}", r.text);
-        tokio::task::yield_now().await;
-    }
-}
 
 dual_test! {
     async fn a_sent_test_email_reads_as_sent_for_its_readers_only(app) {
@@ -44,7 +28,7 @@ dual_test! {
 
         let mail = app.mail_to(&address).await;
         assert!(mail.subject.starts_with("[TEST]"), "{}", mail.subject);
-        let r = settled(&app, &owner.token, id).await;
+        let r = app.settled_delivery(&owner.token, id).await;
         assert_eq!(r.body["id"], id.to_string());
         assert_eq!(r.body["channel_id"], channel);
         assert_eq!((r.body["kind"].as_str(), r.body["status"].as_str()), (Some("test"), Some("sent")));
@@ -133,7 +117,7 @@ async fn failed_webhook_test(backend: Backend) {
 
     // Any member may read a team channel's deliveries.
     let member = app.add_member(&owner, Role::User).await;
-    let r = settled(&app, &member.token, id.parse().unwrap()).await;
+    let r = app.settled_delivery(&member.token, &id).await;
     assert_eq!((r.body["kind"].as_str(), r.body["status"].as_str()), (Some("test"), Some("failed")));
     let attempts = r.body["attempts"].as_array().unwrap();
     assert_eq!(attempts.len(), 1, "a test is tried once: {}", r.text);
@@ -183,7 +167,7 @@ async fn replayed_webhook(backend: Backend) {
     r.assert(202, None);
     let id = r.body["delivery_id"].as_str().unwrap().to_owned();
     receiver.next_request(WAIT).await.expect("the test was tried");
-    settled(&app, &owner.token, id.parse().unwrap()).await;
+    app.settled_delivery(&owner.token, &id).await;
 
     // The listing shows both deliveries of the channel, newest first, and filters.
     let r = app.get(&format!("/v1/deliveries?channel={channel}"), &owner.token).await;
@@ -212,7 +196,7 @@ async fn replayed_webhook(backend: Backend) {
     assert_eq!(r.body["status"], "pending");
     let request = receiver.next_request(WAIT).await.expect("the replay was sent");
     assert_eq!(request.header("webhook-id"), Some(id.as_str()), "the same id, so the receiver can deduplicate");
-    let r = settled(&app, &owner.token, id.parse().unwrap()).await;
+    let r = app.settled_delivery(&owner.token, &id).await;
     assert_eq!(r.body["status"], "sent");
     let outcomes: Vec<&str> =
         r.body["attempts"].as_array().unwrap().iter().map(|a| a["outcome"].as_str().unwrap()).collect();

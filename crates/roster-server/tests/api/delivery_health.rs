@@ -57,20 +57,6 @@ async fn mail_about(app: &TestApp, to: &str, needle: &str) -> ReceivedMail {
     panic!("no email about `{needle}` reached {to}");
 }
 
-/// The delivery once the worker has settled it.
-async fn settled(app: &TestApp, token: &str, id: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let r = app.get(&format!("/v1/deliveries/{id}"), token).await;
-        r.assert(200, None);
-        if r.body["settled_at"].is_string() {
-            return r.body;
-        }
-        assert!(Instant::now() < deadline, "delivery {id} never settled: {}", r.text);
-        tokio::task::yield_now().await;
-    }
-}
-
 /// The attempts of a delivery as (outcome, status code, error class).
 fn attempts(delivery: &Value) -> Vec<(String, Option<i64>, Option<String>)> {
     delivery["attempts"]
@@ -109,7 +95,7 @@ dual_test! {
         assert!(mail.subject.contains("the webhook channel") && mail.subject.contains("of the team"), "{}", mail.subject);
         assert!(mail.text.contains(GONE), "{}", mail.text);
 
-        let d = settled(&app, &owner.token, &delivery).await;
+        let d = app.settled_delivery(&owner.token, &delivery).await.body;
         assert_eq!((d["kind"].as_str(), d["status"].as_str()), (Some("alert"), Some("failed")));
         assert_eq!(attempts(&d), [("failed".to_owned(), Some(410), Some("gone".to_owned()))]);
         let shown = list(&app, &team).await;
@@ -140,7 +126,7 @@ dual_test! {
         let r = app.post(&team.path("notification-channel/test"), Some(&owner.token), json!({"priority": first["priority"]})).await;
         r.assert(202, None);
         assert_eq!(working.next_request(WAIT).await.expect("the test was sent").json().unwrap()["type"], "test");
-        let d = settled(&app, &owner.token, r.body["delivery_id"].as_str().unwrap()).await;
+        let d = app.settled_delivery(&owner.token, r.body["delivery_id"].as_str().unwrap()).await.body;
         assert_eq!(attempts(&d), [("failed".to_owned(), Some(410), Some("gone".to_owned()))]);
         assert!(list(&app, &team).await[0]["disabled_by_system"].is_null());
         working.respond_with(Behavior::Status(200));
@@ -159,7 +145,7 @@ dual_test! {
         let shown = list(&app, &team).await;
         assert!(shown[0]["disabled_by_system"].is_null());
         assert_eq!(shown[1]["disabled_by_system"]["reason"], GONE);
-        let d = settled(&app, &owner.token, body["delivery_id"].as_str().unwrap()).await;
+        let d = app.settled_delivery(&owner.token, body["delivery_id"].as_str().unwrap()).await.body;
         assert_eq!((d["kind"].as_str(), d["status"].as_str()), (Some("notice"), Some("sent")));
     }
 }
@@ -191,7 +177,7 @@ dual_test! {
 
         let mail = app.mail_to(&email).await;
         assert!(mail.subject.contains("checkout is down"), "{}", mail.subject);
-        let d = settled(&app, &owner.token, &failed).await;
+        let d = app.settled_delivery(&owner.token, &failed).await.body;
         assert_eq!(attempts(&d), [("failed".to_owned(), Some(400), Some("rejected".to_owned()))]);
         // The fallback delivery exists since the failure was recorded; it is settled soon after its email arrived.
         let r = app.get(&format!("/v1/deliveries?alert={alert_id}"), &owner.token).await;
@@ -199,7 +185,7 @@ dual_test! {
         let all = r.body["data"].as_array().unwrap();
         assert_eq!(all.len(), 3, "the failed one, the suppressed one and the fallback: {}", r.text);
         let fallback = all.iter().find(|d| d["fallback_of"] == failed.as_str()).expect("a fallback delivery");
-        let fallback = settled(&app, &owner.token, fallback["id"].as_str().unwrap()).await;
+        let fallback = app.settled_delivery(&owner.token, fallback["id"].as_str().unwrap()).await.body;
         assert_eq!((fallback["status"].as_str(), fallback["kind"].as_str()), (Some("sent"), Some("alert")));
         assert_eq!(fallback["channel_id"], backup["id"]);
         assert_eq!(hook["id"], list(&app, &team).await[0]["id"]);
@@ -241,7 +227,7 @@ dual_test! {
         ids.sort();
         assert_eq!(arrived, ids);
         for id in &ids {
-            let d = settled(&app, &owner.token, id).await;
+            let d = app.settled_delivery(&owner.token, id).await.body;
             assert_eq!(d["status"], "sent");
             assert_eq!(attempts(&d).len(), 1, "waiting for a window is not an attempt: {d}");
         }
@@ -271,7 +257,7 @@ dual_test! {
         let r = app.post(&team.path("notify"), Some(&owner.token), json!({"event": "down", "title": "checkout is down"})).await;
         r.assert(202, None);
         let id = r.body["deliveries"][0]["delivery_id"].as_str().unwrap().to_owned();
-        let d = settled(&app, &owner.token, &id).await;
+        let d = app.settled_delivery(&owner.token, &id).await.body;
         assert_eq!(d["status"], "failed");
         assert_eq!(attempts(&d), [("failed".to_owned(), Some(503), Some("expired".to_owned()))]);
         assert_eq!(receiver.requests().len(), 2, "the code and one try of the alert");

@@ -11,7 +11,6 @@ use crate::helpers::*;
 use crate::invitations::{invited, mail_about, token_for};
 use roster_testkit::HttpReceiver;
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
 
 /// A person with everything, and what was made for them.
 struct Subject {
@@ -53,20 +52,6 @@ async fn accept(app: &TestApp, token: &str, body: Value) -> Resp {
     let r = app.post(&format!("/v1/invitations/{token}/accept"), None, body).await;
     r.assert(200, None);
     r
-}
-
-/// Waits until the delivery `id` is settled, as its owner reads it.
-async fn settled(app: &TestApp, token: &str, id: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let r = app.get(&format!("/v1/deliveries/{id}"), token).await;
-        r.assert(200, None);
-        if r.body["settled_at"].is_string() {
-            return;
-        }
-        assert!(Instant::now() < deadline, "delivery {id} never settled: {}", r.text);
-        tokio::task::yield_now().await;
-    }
 }
 
 async fn subject_with_everything(app: &TestApp) -> Subject {
@@ -122,7 +107,7 @@ async fn subject_with_everything(app: &TestApp) -> Subject {
     r.assert(202, None);
     let test_delivery = r.body["delivery_id"].as_str().unwrap().to_owned();
     app.mail_to(&pager).await;
-    settled(app, &acc.token, &test_delivery).await;
+    app.settled_delivery(&acc.token, &test_delivery).await;
 
     // A team alert that reaches their channels, and one for them alone.
     let body = json!({ "event": "down", "title": "db is down", "include_members": true });

@@ -336,6 +336,21 @@ impl TestApp {
         mail.code().unwrap_or_else(|| panic!("no code in the email to {to}: {}", mail.text))
     }
 
+    /// The delivery `id` once the worker has settled it, read as `token`'s caller reads it: the
+    /// receiver has its message by then, and the record follows within moments.
+    pub async fn settled_delivery(&self, token: &str, id: impl std::fmt::Display) -> Resp {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let r = self.get(&format!("/v1/deliveries/{id}"), token).await;
+            r.assert(200, None);
+            if r.body["settled_at"].is_string() {
+                return r;
+            }
+            assert!(std::time::Instant::now() < deadline, "delivery {id} never settled: {}", r.text);
+            tokio::task::yield_now().await;
+        }
+    }
+
     /// Creates a team in the organization of `token`'s caller, which must succeed, answering its id.
     pub async fn create_team(&self, token: &str, name: &str) -> TeamId {
         let r = self.post("/v1/team", Some(token), json!({ "name": name })).await;
