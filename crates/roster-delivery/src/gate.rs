@@ -6,6 +6,7 @@
 use crate::health::{ALERT, NOTICE};
 use crate::policy::DeliveryPolicy;
 use roster_core::alert::SkipReason;
+use roster_core::channel::Mute;
 use roster_core::message::Transport;
 use roster_store::channel_health::DeliveryGate;
 use roster_store::{ClaimedMessage, Store, StoreError};
@@ -78,12 +79,8 @@ fn skip_reason(gate: &DeliveryGate, now: OffsetDateTime) -> Option<&'static str>
     if gate.disabled_by_system_at.is_some() {
         return Some(SkipReason::DisabledBySystem.as_str());
     }
-    let muted = match gate.mute.as_deref() {
-        None | Some("false") => false,
-        Some("true") => true,
-        Some(until) => time::OffsetDateTime::parse(until, &time::format_description::well_known::Rfc3339)
-            .is_ok_and(|until| now < until),
-    };
+    // An unreadable mute counts as none: a corrupt value must not silence alerts.
+    let muted = gate.mute.as_deref().is_some_and(|raw| Mute::from_stored(raw).is_ok_and(|m| m.is_muted(now)));
     muted.then_some(SkipReason::Muted.as_str())
 }
 
