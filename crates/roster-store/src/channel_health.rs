@@ -78,15 +78,14 @@ impl ChannelTarget {
     /// How messages name the channel: "the sms channel +14155550100", with
     /// secrets in the value masked, and the team for a team's channel.
     pub fn label(&self, team_name: Option<&str>) -> String {
-        const STORED: ValueRules = ValueRules { allow_http_webhooks: true, allow_private_targets: true };
-        let value = ChannelType::parse(&self.channel_type)
+        let label = ChannelType::parse(&self.channel_type)
             .ok()
-            .and_then(|ty| ChannelValue::parse(ty, &self.value, &STORED).ok())
-            .map(|v| format!(" {}", v.masked()))
-            .unwrap_or_default();
+            .and_then(|ty| ChannelValue::parse(ty, &self.value, &ValueRules::STORED).ok())
+            .map(|v| v.label())
+            .unwrap_or_else(|| format!("the {} channel", self.channel_type));
         match team_name {
-            Some(team) => format!("the {} channel{value} of the team {team}", self.channel_type),
-            None => format!("the {} channel{value}", self.channel_type),
+            Some(team) => format!("{label} of the team {team}"),
+            None => label,
         }
     }
 }

@@ -118,6 +118,11 @@ impl ChannelValue {
         })
     }
 
+    /// How messages name the channel: "the sms channel +14155550100", secrets masked.
+    pub fn label(&self) -> String {
+        format!("the {} channel {}", self.channel_type(), self.masked())
+    }
+
     pub fn channel_type(&self) -> ChannelType {
         match self {
             ChannelValue::Email(_) => ChannelType::Email,

@@ -66,19 +66,11 @@ pub(super) async fn resolve<A: RequiredAction>(
     Ok(facts)
 }
 
-/// Rules that accept every value once stored, for reading values back.
-pub(super) const STORED: ValueRules = ValueRules { allow_http_webhooks: true, allow_private_targets: true };
-
 /// A stored channel's type and parsed value.
 pub(super) fn stored_value(row: &ChannelRow, raw: &str) -> Result<(ChannelType, ChannelValue), Error> {
     let ty = ChannelType::parse(&row.channel_type).map_err(|p| Error::internal(p.message))?;
-    let value = ChannelValue::parse(ty, raw, &STORED).map_err(|p| Error::internal(p.message))?;
+    let value = ChannelValue::parse(ty, raw, &ValueRules::STORED).map_err(|p| Error::internal(p.message))?;
     Ok((ty, value))
-}
-
-/// How messages name a channel: "the sms channel +14155550100".
-pub(super) fn label(value: &ChannelValue) -> String {
-    format!("the {} channel {}", value.channel_type(), value.masked())
 }
 
 /// A `priority` field: required, 1 or more.
@@ -118,7 +110,7 @@ pub(super) fn verification_message(
         template: Template::ChannelVerification,
         recipient: value.as_str().to_owned(),
         data: serde_json::json!({
-            "channel_label": label(value),
+            "channel_label": value.label(),
             "owner_name": owner_name,
             "expires_in_minutes": state.config().code_ttl_minutes,
             "channel_id": id,

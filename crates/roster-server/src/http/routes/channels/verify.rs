@@ -1,6 +1,6 @@
 //! Proving a channel reaches its owner (codes), and test messages.
 
-use super::{channel_at, label, new_code, priority, resolve, stored_value, verification_message, ChannelView};
+use super::{channel_at, new_code, priority, resolve, stored_value, verification_message, ChannelView};
 use crate::app::accounts::code_outcome;
 use crate::app::rate_limit;
 use crate::http::extract::act::ChannelManage;
@@ -124,7 +124,7 @@ pub(super) async fn resend(
     let expires_at = code_row.expires_at;
     state.store().reissue_channel_code(auth.organization_id, owner, row.id, &code_row, &message, &audit, now).await?;
     state.message_queued();
-    Ok(CodeSent { message: format!("a new code was sent to {}", label(&value)), expires_at })
+    Ok(CodeSent { message: format!("a new code was sent to {}", value.label()), expires_at })
 }
 
 pub(super) async fn test(
@@ -158,7 +158,7 @@ pub(super) async fn test(
         template: Template::ChannelTest,
         recipient: value.as_str().to_owned(),
         data: json!({
-            "channel_label": label(&value),
+            "channel_label": value.label(),
             "owner_name": facts.name,
             "sent_at": now.format(&Rfc3339).map_err(Error::internal)?,
             "requested_by": format!("{} {}", caller.name, caller.surname).trim(),
@@ -175,5 +175,5 @@ pub(super) async fn test(
     );
     let id = state.store().queue_channel_test(auth.organization_id, owner, row.id, &message, &audit, now).await?;
     state.message_queued();
-    Ok(TestQueued { delivery_id: id.0, message: format!("a test message is on its way to {}", label(&value)) })
+    Ok(TestQueued { delivery_id: id.0, message: format!("a test message is on its way to {}", value.label()) })
 }
