@@ -7,24 +7,22 @@
 //! and the deliveries they caused (every one awaited, each timed from just
 //! before its notify request was sent to its arrival at the receiver).
 
-mod traffic;
+pub mod traffic;
 
-use crate::api::Api;
+use crate::client::{team_path, Api};
 use crate::database::FreshDatabase;
 use crate::machine::{self, Machine};
 use crate::receiver::Receiver;
 use crate::report::{self, Row};
 use crate::server::{self, BinaryInfo, RosterServer};
-use crate::stats::{self, Latency};
 use crate::Common;
 use anyhow::{bail, Context};
-use rand::RngCore;
 use roster_testkit::SmtpServer;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
-use traffic::{baseline, deliveries, notify};
+use traffic::{baseline, deliveries, notify, notify_row, notify_statuses};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Options {
@@ -124,7 +122,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         concurrency: options.concurrency,
         channels: options.channels,
         drain_timeout_secs: options.drain_timeout_secs,
-        server_env: env.iter().filter(|(k, _)| k != "ROSTER_SECRET_KEY").map(|(k, v)| format!("{k}={v}")).collect(),
+        server_env: server::shown_environment(&env),
         measured,
     };
     println!("{}", summary(&results));
@@ -146,7 +144,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
 /// and limits meant for abuse (notify per minute, webhook quota per
 /// destination) are lifted so they do not stand in for throughput.
 fn server_env(options: &Options, smtp: &SmtpServer) -> anyhow::Result<Vec<(String, String)>> {
-    let mut env: Vec<(String, String)> = [
+    let mut settings = vec![
         // The startup line carries the URL; everything else only when it is a warning.
         ("ROSTER_LOG_LEVEL", "warn,roster_server::startup=info".to_owned()),
         ("ROSTER_SMTP_URL", smtp.url()),
@@ -154,25 +152,11 @@ fn server_env(options: &Options, smtp: &SmtpServer) -> anyhow::Result<Vec<(Strin
         ("ROSTER_CHANNELS__ALLOW_HTTP_WEBHOOKS", "true".to_owned()),
         ("ROSTER_NOTIFY_PER_MINUTE", "1000000000".to_owned()),
         ("ROSTER_WORKER__QUOTA__WEBHOOK", "0".to_owned()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
+    ];
     if options.channels > 10 {
-        env.push(("ROSTER_PLANS__FREE__CHANNELS_PER_OWNER".into(), options.channels.to_string()));
+        settings.push(("ROSTER_PLANS__FREE__CHANNELS_PER_OWNER", options.channels.to_string()));
     }
-    if options.common.backend == crate::database::Backend::Postgres {
-        // Required on PostgreSQL (SQLite generates one into its data directory).
-        let mut key = [0u8; 64];
-        rand::thread_rng().fill_bytes(&mut key);
-        env.push(("ROSTER_SECRET_KEY".into(), hex::encode(key)));
-    }
-    for extra in &options.common.env {
-        let (k, v) = extra.split_once('=').with_context(|| format!("--env {extra}: expected KEY=VALUE"))?;
-        env.retain(|(key, _)| key != k);
-        env.push((k.to_owned(), v.to_owned()));
-    }
-    Ok(env)
+    server::environment(settings, options.common.backend, &options.common.env)
 }
 
 /// Starts the server, runs every phase, and stops it whatever happened.
@@ -202,7 +186,9 @@ async fn phases(
     let api = Api::new(client.clone(), &server.url);
     let owner = api.signup(smtp).await.context("sign up")?;
     for i in 0..options.channels {
-        api.add_verified_webhook(&owner, receiver, &format!("/hook/{i}")).await.context("add a webhook channel")?;
+        api.add_verified_webhook(&owner, &team_path(&owner.team_id), receiver, &format!("/hook/{i}"))
+            .await
+            .context("add a webhook channel")?;
     }
     let server_rss_after_seed_kib = server.rss_kib();
     eprintln!("seeded: one organization, {} verified webhook channel(s) on its team", options.channels);
@@ -218,34 +204,16 @@ async fn phases(
     receiver.wait_for_alerts(expected, deadline).await;
     let server_peak_rss_kib = server.peak_rss_kib();
 
-    let mut statuses = BTreeMap::new();
-    for s in &notified.samples {
-        *statuses.entry(s.value.status.map_or("error".to_owned(), |c| c.to_string())).or_insert(0) += 1;
-    }
-    let notify_first_error = notified.samples.iter().find_map(|s| s.value.error.clone());
-    let notify_ok = notified.samples.iter().filter(|s| s.value.status == Some(202)).count();
-    let notify_row = Row {
-        name: "notify: POST /v1/team/{id}/notify".into(),
-        count: notify_ok,
-        errors: notified.samples.len() - notify_ok,
-        elapsed_secs: notified.elapsed.as_secs_f64(),
-        // Only accepted alerts count: a quick refusal must not pass for throughput.
-        per_sec: stats::rate(notify_ok, notified.elapsed),
-        unit: "requests",
-        latency: Latency::of(
-            notified.samples.iter().filter(|s| s.value.status == Some(202)).map(|s| s.latency()).collect(),
-        ),
-    };
     let tally = deliveries(&notified, &receiver.arrivals(), expected);
     let drain_after_last_notify_ms =
         tally.last_arrival.map(|last| last.saturating_duration_since(notify_end).as_secs_f64() * 1000.0);
     Ok(Measured {
         baseline,
-        notify: notify_row,
+        notify: notify_row(&notified),
         complete: tally.arrived == expected && expected > 0,
         deliveries: tally.row,
-        notify_statuses: statuses,
-        notify_first_error,
+        notify_statuses: notify_statuses(&notified),
+        notify_first_error: notified.samples.iter().find_map(|s| s.value.error.clone()),
         expected_deliveries: expected,
         arrived_deliveries: tally.arrived,
         duplicate_arrivals: tally.duplicates,

@@ -5,9 +5,10 @@
 //! same run, so results read as ratios that carry over between machines.
 //! Nothing here asserts a time: a run reports what it measured, and fails
 //! only when the system under test misbehaves (an alert not delivered, a
-//! seeding call refused).
+//! seeding call refused, an error answer under load).
 
 mod api;
+mod client;
 mod database;
 mod delivery;
 mod load;
@@ -37,6 +38,10 @@ enum Command {
     /// notify-to-arrival latency and the server's peak memory, against a
     /// direct HTTP baseline to the same receiver.
     Delivery(delivery::Options),
+    /// The API's routes under wrk at two data scales (1,000 and 100,000
+    /// customers): requests/s and latency against `GET /healthz`, their growth
+    /// with the data, login, notify to delivery, start-to-ready and memory.
+    Api(api::Options),
 }
 
 /// Settings every scenario shares: which server, which database, where results go.
@@ -64,6 +69,7 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async {
         match cli.command {
             Command::Delivery(options) => delivery::run(options).await,
+            Command::Api(options) => api::run(options).await,
         }
     })
 }

@@ -1,12 +1,13 @@
 //! The release `roster` binary as an operator runs it: `roster serve` on an
 //! ephemeral loopback port, configured only through its environment.
 
-use crate::database::FreshDatabase;
+use crate::database::{Backend, FreshDatabase};
 use anyhow::{bail, Context};
+use rand::RngCore;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -29,9 +30,37 @@ pub fn locate(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
+/// The server's environment: a scenario's `settings`, a random secret key on
+/// PostgreSQL (required there; SQLite generates one into its data directory),
+/// then the `--env KEY=VALUE` overrides.
+pub fn environment(
+    settings: Vec<(&str, String)>,
+    backend: Backend,
+    overrides: &[String],
+) -> anyhow::Result<Vec<(String, String)>> {
+    let mut env: Vec<(String, String)> = settings.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    if backend == Backend::Postgres {
+        let mut key = [0u8; 64];
+        rand::thread_rng().fill_bytes(&mut key);
+        env.push(("ROSTER_SECRET_KEY".into(), hex::encode(key)));
+    }
+    for extra in overrides {
+        let (k, v) = extra.split_once('=').with_context(|| format!("--env {extra}: expected KEY=VALUE"))?;
+        env.retain(|(key, _)| key != k);
+        env.push((k.to_owned(), v.to_owned()));
+    }
+    Ok(env)
+}
+
+/// The environment as results record it: the secret key left out.
+pub fn shown_environment(env: &[(String, String)]) -> Vec<String> {
+    env.iter().filter(|(k, _)| k != "ROSTER_SECRET_KEY").map(|(k, v)| format!("{k}={v}")).collect()
+}
+
 /// What the results say about the binary, so a stale build is visible.
 #[derive(Debug, Clone, Serialize)]
 pub struct BinaryInfo {
+    /// Relative to the workspace when the binary is inside it.
     pub path: String,
     /// Seconds since the binary was written.
     pub age_secs: Option<u64>,
@@ -43,12 +72,20 @@ pub fn describe(path: &Path) -> BinaryInfo {
         .ok()
         .and_then(|t| SystemTime::now().duration_since(t).ok())
         .map(|d| d.as_secs());
-    BinaryInfo { path: path.display().to_string(), age_secs }
+    // Relative to the workspace when inside it, so results name no machine's directories.
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().ok();
+    let shown = match (path.canonicalize(), workspace) {
+        (Ok(full), Some(root)) => full.strip_prefix(&root).map(Path::to_path_buf).unwrap_or(full),
+        _ => path.to_owned(),
+    };
+    BinaryInfo { path: shown.display().to_string(), age_secs }
 }
 
 pub struct RosterServer {
     child: Child,
     pid: u32,
+    /// Just before the process was spawned: what start-up time counts from.
+    spawned_at: Instant,
     pub url: String,
 }
 
@@ -73,6 +110,7 @@ impl RosterServer {
         for (k, v) in env {
             cmd.env(k, v);
         }
+        let spawned_at = Instant::now();
         let mut child = cmd.spawn().with_context(|| format!("start {}", binary.display()))?;
         let pid = child.id().context("the server's process id")?;
         let mut lines = BufReader::new(child.stderr.take().context("the server's stderr")?).lines();
@@ -96,7 +134,23 @@ impl RosterServer {
                 eprintln!("[roster] {line}");
             }
         });
-        Ok(Self { child, pid, url })
+        Ok(Self { child, pid, spawned_at, url })
+    }
+
+    /// Time from spawning the process to its first 200 from `GET /readyz`
+    /// (the database answers), polling every millisecond.
+    pub async fn ready_after_spawn(&self, client: &reqwest::Client) -> anyhow::Result<Duration> {
+        let url = format!("{}/readyz", self.url);
+        let deadline = self.spawned_at + Duration::from_secs(30);
+        loop {
+            if client.get(&url).send().await.is_ok_and(|r| r.status() == reqwest::StatusCode::OK) {
+                return Ok(self.spawned_at.elapsed());
+            }
+            if Instant::now() > deadline {
+                bail!("GET /readyz did not answer 200 within 30 s of starting the server");
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
 
     /// The process's peak resident memory so far (`VmHWM`), in KiB.

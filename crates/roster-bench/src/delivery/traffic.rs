@@ -1,13 +1,13 @@
 //! The traffic of a delivery run: the baseline requests, the notify calls,
 //! and the matching of arrivals to the calls that caused them.
 
-use crate::api::{Api, Owner};
+use crate::client::{Api, Owner};
 use crate::load::{self, Run};
 use crate::receiver::{Arrival, Receiver};
 use crate::report::Row;
 use crate::stats::{self, Latency};
 use serde_json::{json, Value};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 /// What one notify call produced.
@@ -97,6 +97,31 @@ pub async fn notify(api: &Api, owner: &Owner, count: usize, concurrency: usize) 
         }
     })
     .await
+}
+
+/// The notify calls as a row: only accepted alerts (202) count, so a quick
+/// refusal cannot pass for throughput.
+pub fn notify_row(notified: &Run<NotifyOutcome>) -> Row {
+    let accepted = || notified.samples.iter().filter(|s| s.value.status == Some(202));
+    let ok = accepted().count();
+    Row {
+        name: "notify: POST /v1/team/{id}/notify".into(),
+        count: ok,
+        errors: notified.samples.len() - ok,
+        elapsed_secs: notified.elapsed.as_secs_f64(),
+        per_sec: stats::rate(ok, notified.elapsed),
+        unit: "requests",
+        latency: Latency::of(accepted().map(|s| s.latency()).collect()),
+    }
+}
+
+/// Notify answers by status (`error` for a request that got no answer).
+pub fn notify_statuses(notified: &Run<NotifyOutcome>) -> BTreeMap<String, usize> {
+    let mut statuses = BTreeMap::new();
+    for s in &notified.samples {
+        *statuses.entry(s.value.status.map_or("error".to_owned(), |c| c.to_string())).or_insert(0) += 1;
+    }
+    statuses
 }
 
 pub struct Tally {
