@@ -1,5 +1,6 @@
 //! Organizations, their owners, sessions and API keys.
 
+use crate::reader::{self, Decode};
 use crate::rows::*;
 use crate::teams::fetch_page;
 use crate::{dispatch, Store, StoreError, StoreResult};
@@ -244,16 +245,15 @@ impl Store {
         token_hash: &[u8],
         now: OffsetDateTime,
     ) -> StoreResult<Option<PrincipalRow>> {
+        const SQL: &str =
+            "SELECT c.id AS customer_id, c.organization_id, c.role, c.status, t.id AS credential_id, NULL AS scopes
+             FROM access_tokens t JOIN customers c ON c.id = t.customer_id
+             WHERE t.token_hash = $1 AND t.expires_at > $2";
+        if let Some(reader) = self.reader() {
+            return reader.read(|c| reader::one(c, SQL, &[&token_hash, &reader::At(now)], PrincipalRow::decode));
+        }
         Ok(dispatch!(self, read, |pool| {
-            sqlx::query_as::<_, PrincipalRow>(
-                "SELECT c.id AS customer_id, c.organization_id, c.role, c.status, t.id AS credential_id, NULL AS scopes
-                 FROM access_tokens t JOIN customers c ON c.id = t.customer_id
-                 WHERE t.token_hash = $1 AND t.expires_at > $2",
-            )
-            .bind(token_hash)
-            .bind(now)
-            .fetch_optional(pool)
-            .await?
+            sqlx::query_as::<_, PrincipalRow>(SQL).bind(token_hash).bind(now).fetch_optional(pool).await?
         }))
     }
 
@@ -263,16 +263,15 @@ impl Store {
         secret_hash: &[u8],
         now: OffsetDateTime,
     ) -> StoreResult<Option<PrincipalRow>> {
+        const SQL: &str =
+            "SELECT c.id AS customer_id, c.organization_id, c.role, c.status, k.id AS credential_id, k.scopes
+             FROM api_keys k JOIN customers c ON c.id = k.customer_id
+             WHERE k.secret_hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > $2)";
+        if let Some(reader) = self.reader() {
+            return reader.read(|c| reader::one(c, SQL, &[&secret_hash, &reader::At(now)], PrincipalRow::decode));
+        }
         Ok(dispatch!(self, read, |pool| {
-            sqlx::query_as::<_, PrincipalRow>(
-                "SELECT c.id AS customer_id, c.organization_id, c.role, c.status, k.id AS credential_id, k.scopes
-                 FROM api_keys k JOIN customers c ON c.id = k.customer_id
-                 WHERE k.secret_hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > $2)",
-            )
-            .bind(secret_hash)
-            .bind(now)
-            .fetch_optional(pool)
-            .await?
+            sqlx::query_as::<_, PrincipalRow>(SQL).bind(secret_hash).bind(now).fetch_optional(pool).await?
         }))
     }
 

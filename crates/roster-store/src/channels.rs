@@ -8,6 +8,7 @@ mod write;
 pub use signing::{SigningSecretRotation, UnsubscribeTarget};
 pub use write::{ChannelControls, NewChannel, NewChannelCode};
 
+use crate::reader::{self, Columns, Decode, Id};
 use crate::{dispatch, Store, StoreResult};
 use roster_core::ids::{CustomerId, OrganizationId, TeamId};
 use roster_core::role::Role;
@@ -93,6 +94,64 @@ pub struct ChannelRow {
     pub updated_at: OffsetDateTime,
 }
 
+impl Decode for ChannelRow {
+    fn decode(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        let webhook_config: Option<String> = r.get("webhook_config")?;
+        let webhook_config = webhook_config
+            .map(|text| serde_json::from_str(&text).map(sqlx::types::Json))
+            .transpose()
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))?;
+        Ok(Self {
+            id: r.uuid("id")?,
+            channel_type: r.get("channel_type")?,
+            value: r.get("value")?,
+            pending_value: r.get("pending_value")?,
+            priority: r.get("priority")?,
+            enabled: r.get("enabled")?,
+            verified_at: r.opt_time("verified_at")?,
+            mute: r.get("mute")?,
+            suppress_up: r.get("suppress_up")?,
+            suppress_down: r.get("suppress_down")?,
+            suppress_first: r.get("suppress_first")?,
+            suppress_diagnostic: r.get("suppress_diagnostic")?,
+            suppress_all: r.get("suppress_all")?,
+            bypass_quiet_hours: r.get("bypass_quiet_hours")?,
+            webhook_config,
+            fallback_channel_id: r.opt_uuid("fallback_channel_id")?,
+            signing_secret_hint: r.get("signing_secret_hint")?,
+            previous_secret_expires_at: r.opt_time("previous_secret_expires_at")?,
+            disabled_by_system_at: r.opt_time("disabled_by_system_at")?,
+            disabled_reason: r.get("disabled_reason")?,
+            failing_since: r.opt_time("failing_since")?,
+            created_at: r.time("created_at")?,
+            updated_at: r.time("updated_at")?,
+        })
+    }
+}
+
+/// The caller's standing toward a channel owner, as one statement reads it.
+#[derive(FromRow)]
+struct OwnerRow {
+    owner_name: Option<String>,
+    #[sqlx(try_from = "String")]
+    role: Role,
+    status: String,
+    plan: String,
+    caller_related: bool,
+}
+
+impl Decode for OwnerRow {
+    fn decode(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            owner_name: r.get("owner_name")?,
+            role: r.parsed("role", Role::try_from)?,
+            status: r.get("status")?,
+            plan: r.get("plan")?,
+            caller_related: r.get("caller_related")?,
+        })
+    }
+}
+
 /// Characters of a signing secret a listing may show: `whsec_` and 4 of its
 /// base64 (24 of its 256 bits), enough to tell two secrets apart.
 pub const SIGNING_SECRET_HINT_LEN: usize = 10;
@@ -139,39 +198,43 @@ impl Store {
         owner: ChannelOwner,
         caller: CustomerId,
     ) -> StoreResult<Option<OwnerFacts>> {
-        Ok(dispatch!(self, read, |pool| {
-            let mut conn = pool.acquire().await?;
-            let name: Option<String> = match owner {
-                ChannelOwner::Customer(c) => {
-                    sqlx::query_scalar("SELECT name FROM customers WHERE id = $1 AND organization_id = $2")
-                        .bind(c.0)
-                        .bind(org.0)
-                        .fetch_optional(&mut *conn)
-                        .await?
-                }
-                ChannelOwner::Team(t) => {
-                    sqlx::query_scalar("SELECT name FROM teams WHERE id = $1 AND organization_id = $2")
-                        .bind(t.0)
-                        .bind(org.0)
-                        .fetch_optional(&mut *conn)
-                        .await?
-                }
-            };
-            let role = crate::teams::caller_role!(&mut *conn, org, caller);
-            match (name, role) {
-                (Some(name), Some(caller_role)) => {
-                    let caller_related = match owner {
-                        ChannelOwner::Customer(c) => c == caller,
-                        ChannelOwner::Team(t) => crate::teams::is_member!(&mut *conn, t, caller),
-                    };
-                    let plan: String = sqlx::query_scalar("SELECT plan FROM organizations WHERE id = $1")
-                        .bind(org.0)
-                        .fetch_one(&mut *conn)
-                        .await?;
-                    Some(OwnerFacts { name, caller_role, caller_related, plan })
-                }
-                _ => None,
+        // One statement: the caller's standing and plan, and the owner's name
+        // (NULL when the owner is not of `org`).
+        let (owner_name, related) = match owner {
+            ChannelOwner::Customer(_) => {
+                ("SELECT name FROM customers WHERE id = $3 AND organization_id = $1", "$2 = $3")
             }
+            ChannelOwner::Team(_) => (
+                "SELECT name FROM teams WHERE id = $3 AND organization_id = $1",
+                "EXISTS (SELECT 1 FROM memberships WHERE team_id = $3 AND customer_id = $2)",
+            ),
+        };
+        let sql = format!(
+            "SELECT ({owner_name}) AS owner_name, c.role, c.status, o.plan, {related} AS caller_related
+             FROM customers c JOIN organizations o ON o.id = c.organization_id
+             WHERE c.id = $2 AND c.organization_id = $1"
+        );
+        let row = if let Some(r) = self.reader() {
+            let params: [&dyn rusqlite::ToSql; 3] = [&Id(org.0), &Id(caller.0), &Id(owner.id())];
+            r.read(|c| reader::one(c, &sql, &params, OwnerRow::decode))?
+        } else {
+            dispatch!(self, read, |pool| {
+                sqlx::query_as::<_, OwnerRow>(&sql)
+                    .bind(org.0)
+                    .bind(caller.0)
+                    .bind(owner.id())
+                    .fetch_optional(pool)
+                    .await?
+            })
+        };
+        Ok(row.and_then(|r| {
+            let name = r.owner_name?;
+            (r.status == "active").then_some(OwnerFacts {
+                name,
+                caller_role: r.role,
+                caller_related: r.caller_related,
+                plan: r.plan,
+            })
         }))
     }
 
@@ -191,6 +254,13 @@ impl Store {
             n + 1
         );
         let count_sql = format!("SELECT COUNT(*) FROM notification_channels WHERE owner_id = $1{cond}");
+        if let Some(r) = self.reader() {
+            let owner_id = Id(owner.id());
+            let mut scope: Vec<&dyn rusqlite::ToSql> = vec![&owner_id];
+            let types: Vec<&str> = filter.values().collect();
+            scope.extend(types.iter().map(|t| t as &dyn rusqlite::ToSql));
+            return r.read(|c| reader::page(c, &list_sql, &count_sql, &scope, limit, offset));
+        }
         Ok(dispatch!(self, read, |pool| {
             let mut q = sqlx::query_as::<_, ChannelRow>(&list_sql).bind(owner.id());
             let mut c = sqlx::query_scalar::<_, i64>(&count_sql).bind(owner.id());

@@ -1,7 +1,9 @@
 //! Customers' own profile: reading, renaming, deleting, and the codes that
 //! prove they own an address.
 
+use crate::reader::{self, Decode, Id};
 use crate::rows::*;
+use crate::rows::{ProfileFlat, PROFILE};
 use crate::teams::lock_organization;
 use crate::{dispatch, Dialect, NewAuditEvent, Store, StoreResult};
 use roster_core::ids::*;
@@ -122,34 +124,15 @@ impl Store {
 
     /// A customer of `org` with their organization, first team and the organization's usage.
     pub async fn customer_profile(&self, org: OrganizationId, id: CustomerId) -> StoreResult<Option<ProfileRow>> {
-        let customer_sql = format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = $1 AND organization_id = $2");
-        Ok(dispatch!(self, read, |pool| {
-            let mut conn = pool.acquire().await?;
-            let Some(customer) = sqlx::query_as::<_, CustomerRow>(&customer_sql)
-                .bind(id.0)
-                .bind(org.0)
-                .fetch_optional(&mut *conn)
-                .await?
-            else {
-                return Ok(None);
-            };
-            let organization = sqlx::query_as::<_, OrganizationRow>(
-                "SELECT id, name, slug, plan, trial_ends_at, logo_url, active, created_at, updated_at FROM organizations WHERE id = $1",
-            )
-            .bind(org.0)
-            .fetch_one(&mut *conn)
-            .await?;
-            let team = sqlx::query_as::<_, TeamRow>(
-                "SELECT t.id, t.organization_id, t.name, t.created_at, t.updated_at
-                 FROM memberships m JOIN teams t ON t.id = m.team_id
-                 WHERE m.customer_id = $1 ORDER BY m.created_at, m.id LIMIT 1",
-            )
-            .bind(id.0)
-            .fetch_optional(&mut *conn)
-            .await?;
-            let usage = crate::customers::usage!(&mut *conn, org);
-            Some(ProfileRow { customer, organization, team, usage })
-        }))
+        let params: [&dyn rusqlite::ToSql; 2] = [&Id(id.0), &Id(org.0)];
+        let row = if let Some(r) = self.reader() {
+            r.read(|c| reader::one(c, PROFILE, &params, ProfileFlat::decode))?
+        } else {
+            dispatch!(self, read, |pool| {
+                sqlx::query_as::<_, ProfileFlat>(PROFILE).bind(id.0).bind(org.0).fetch_optional(pool).await?
+            })
+        };
+        Ok(row.map(ProfileRow::from))
     }
 
     /// Changes a customer's first name and/or surname.

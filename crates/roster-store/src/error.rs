@@ -13,6 +13,9 @@ pub enum StoreError {
     Config(String),
     #[error(transparent)]
     Database(sqlx::Error),
+    /// From the SQLite reader of the hot paths.
+    #[error(transparent)]
+    Sqlite(rusqlite::Error),
     #[error(transparent)]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }

@@ -25,6 +25,7 @@ pub mod members;
 pub mod organization;
 mod outbox;
 mod rate_limit;
+mod reader;
 pub mod rows;
 pub mod services;
 pub mod teams;
@@ -36,9 +37,10 @@ pub use customers::{CodeCheck, DeleteOutcome, PURPOSE_EMAIL_CHANGE, PURPOSE_EMAI
 pub use error::{StoreError, StoreResult};
 pub use outbox::{AttemptRecord, ClaimedMessage, OutboxCounts};
 
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgPool, SqlitePool};
+use sqlx::pool::PoolOptions;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sqlx::{Connection, PgPool, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -68,6 +70,9 @@ enum Backend {
     Sqlite {
         read: SqlitePool,
         write: SqlitePool,
+        /// The hot reads, without sqlx's connection threads (see [`reader`]);
+        /// `None` for an in-memory database, which other connections cannot see.
+        reader: Option<std::sync::Arc<reader::Reader>>,
     },
     Postgres(PgPool),
 }
@@ -103,24 +108,20 @@ impl Store {
                 .busy_timeout(Duration::from_secs(5))
                 // Keeps the WAL file from staying large after a checkpoint.
                 .pragma("journal_size_limit", (64 * 1024 * 1024).to_string());
-            let write = SqlitePoolOptions::new()
-                .max_connections(1)
-                .acquire_timeout(opts.acquire_timeout)
-                .connect_with(connect.clone())
-                .await?;
-            let read = SqlitePoolOptions::new()
-                .max_connections(opts.max_connections.max(1))
-                .acquire_timeout(opts.acquire_timeout)
-                .connect_with(connect.read_only(true))
-                .await?;
-            Backend::Sqlite { read, write }
+            let write = pool_options(1, opts).connect_with(connect.clone()).await?;
+            let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+            let reader = match in_memory {
+                true => None,
+                false => {
+                    let path = connect.get_filename();
+                    Some(std::sync::Arc::new(reader::Reader::open(path, opts.max_connections as usize)?))
+                }
+            };
+            let read = pool_options(opts.max_connections, opts).connect_with(connect.read_only(true)).await?;
+            Backend::Sqlite { read, write, reader }
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let connect = PgConnectOptions::from_str(url)?;
-            let pool = PgPoolOptions::new()
-                .max_connections(opts.max_connections.max(1))
-                .acquire_timeout(opts.acquire_timeout)
-                .connect_with(connect)
-                .await?;
+            let pool = pool_options(opts.max_connections, opts).connect_with(connect).await?;
             Backend::Postgres(pool)
         } else {
             return Err(StoreError::Config(format!(
@@ -129,6 +130,14 @@ impl Store {
             )));
         };
         Ok(Self { backend })
+    }
+
+    /// The SQLite reader for the hot paths, where there is one.
+    pub(crate) fn reader(&self) -> Option<&reader::Reader> {
+        match &self.backend {
+            Backend::Sqlite { reader, .. } => reader.as_deref(),
+            Backend::Postgres(_) => None,
+        }
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -173,13 +182,36 @@ impl Store {
     /// Closes every connection; pending work on them finishes first.
     pub async fn close(&self) {
         match &self.backend {
-            Backend::Sqlite { read, write } => {
+            Backend::Sqlite { read, write, .. } => {
                 read.close().await;
                 write.close().await;
             }
             Backend::Postgres(pool) => pool.close().await,
         }
     }
+}
+
+/// How long a pooled connection may sit unused before it is checked on its way out.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(5);
+
+/// sqlx's default pings every connection it hands out: one more round trip
+/// (to PostgreSQL, or to the SQLite connection's thread) before every query.
+/// A connection in steady use needs no such check; one that sat idle may have
+/// been cut by a database restart or a proxy's idle timeout, so only those
+/// are pinged, and a dead one is replaced before the caller sees it.
+fn pool_options<DB: sqlx::Database>(max_connections: u32, opts: &StoreOptions) -> PoolOptions<DB> {
+    PoolOptions::new()
+        .max_connections(max_connections.max(1))
+        .acquire_timeout(opts.acquire_timeout)
+        .test_before_acquire(false)
+        .before_acquire(|conn: &mut DB::Connection, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_AFTER_IDLE {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
 }
 
 /// The URL with any password replaced, for messages and logs.

@@ -103,3 +103,133 @@ pub struct ProfileRow {
     pub team: Option<TeamRow>,
     pub usage: roster_core::plan::Usage,
 }
+
+/// A customer's profile in one statement (one round trip on PostgreSQL):
+/// the customer, their organization (`o_`), their first team (`t_`, NULL
+/// when they are in none) and the organization's usage (`used_`).
+pub(crate) const PROFILE: &str = "SELECT c.id, c.organization_id, c.email, c.email_verified_at, c.name, c.surname,
+        c.role, c.status, c.created_at, c.updated_at, c.last_login_at,
+        o.name AS o_name, o.slug AS o_slug, o.plan AS o_plan, o.trial_ends_at AS o_trial_ends_at,
+        o.logo_url AS o_logo_url, o.active AS o_active, o.created_at AS o_created_at, o.updated_at AS o_updated_at,
+        t.id AS t_id, t.name AS t_name, t.created_at AS t_created_at, t.updated_at AS t_updated_at,
+        (SELECT COUNT(*) FROM teams WHERE organization_id = c.organization_id) AS used_teams,
+        (SELECT COUNT(*) FROM customers WHERE organization_id = c.organization_id) AS used_members,
+        (SELECT COUNT(*) FROM services WHERE organization_id = c.organization_id) AS used_services
+     FROM customers c
+     JOIN organizations o ON o.id = c.organization_id
+     LEFT JOIN teams t ON t.id = (SELECT m.team_id FROM memberships m WHERE m.customer_id = c.id
+                                  ORDER BY m.created_at, m.id LIMIT 1)
+     WHERE c.id = $1 AND c.organization_id = $2";
+
+/// [`PROFILE`]'s row as it comes back.
+#[derive(Debug, FromRow)]
+pub(crate) struct ProfileFlat {
+    #[sqlx(flatten)]
+    customer: CustomerRow,
+    o_name: String,
+    o_slug: String,
+    o_plan: String,
+    o_trial_ends_at: Option<OffsetDateTime>,
+    o_logo_url: Option<String>,
+    o_active: bool,
+    o_created_at: OffsetDateTime,
+    o_updated_at: OffsetDateTime,
+    t_id: Option<Uuid>,
+    t_name: Option<String>,
+    t_created_at: Option<OffsetDateTime>,
+    t_updated_at: Option<OffsetDateTime>,
+    used_teams: i64,
+    used_members: i64,
+    used_services: i64,
+}
+
+impl From<ProfileFlat> for ProfileRow {
+    fn from(p: ProfileFlat) -> Self {
+        let org = p.customer.organization_id;
+        let team = match (p.t_id, p.t_name, p.t_created_at, p.t_updated_at) {
+            (Some(id), Some(name), Some(created_at), Some(updated_at)) => {
+                Some(TeamRow { id: id.into(), organization_id: org, name, created_at, updated_at })
+            }
+            _ => None,
+        };
+        ProfileRow {
+            organization: OrganizationRow {
+                id: org,
+                name: p.o_name,
+                slug: p.o_slug,
+                plan: p.o_plan,
+                trial_ends_at: p.o_trial_ends_at,
+                logo_url: p.o_logo_url,
+                active: p.o_active,
+                created_at: p.o_created_at,
+                updated_at: p.o_updated_at,
+            },
+            customer: p.customer,
+            team,
+            usage: roster_core::plan::Usage {
+                teams: p.used_teams as u32,
+                members: p.used_members as u32,
+                services: p.used_services as u32,
+            },
+        }
+    }
+}
+
+// Decoding for the SQLite reader of the hot paths (see `reader`): the same
+// columns the `FromRow` derives above read, by the same names.
+use crate::reader::{Columns, Decode};
+use rusqlite::Row;
+
+impl Decode for CustomerRow {
+    fn decode(r: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: r.uuid("id")?.into(),
+            organization_id: r.uuid("organization_id")?.into(),
+            email: r.get("email")?,
+            email_verified_at: r.opt_time("email_verified_at")?,
+            name: r.get("name")?,
+            surname: r.get("surname")?,
+            role: r.parsed("role", Role::try_from)?,
+            status: r.get("status")?,
+            created_at: r.time("created_at")?,
+            updated_at: r.time("updated_at")?,
+            last_login_at: r.opt_time("last_login_at")?,
+        })
+    }
+}
+
+impl Decode for ProfileFlat {
+    fn decode(r: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            customer: CustomerRow::decode(r)?,
+            o_name: r.get("o_name")?,
+            o_slug: r.get("o_slug")?,
+            o_plan: r.get("o_plan")?,
+            o_trial_ends_at: r.opt_time("o_trial_ends_at")?,
+            o_logo_url: r.get("o_logo_url")?,
+            o_active: r.get("o_active")?,
+            o_created_at: r.time("o_created_at")?,
+            o_updated_at: r.time("o_updated_at")?,
+            t_id: r.opt_uuid("t_id")?,
+            t_name: r.get("t_name")?,
+            t_created_at: r.opt_time("t_created_at")?,
+            t_updated_at: r.opt_time("t_updated_at")?,
+            used_teams: r.get("used_teams")?,
+            used_members: r.get("used_members")?,
+            used_services: r.get("used_services")?,
+        })
+    }
+}
+
+impl Decode for PrincipalRow {
+    fn decode(r: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            customer_id: r.uuid("customer_id")?.into(),
+            organization_id: r.uuid("organization_id")?.into(),
+            role: r.parsed("role", Role::try_from)?,
+            status: r.get("status")?,
+            credential_id: r.uuid("credential_id")?,
+            scopes: r.get("scopes")?,
+        })
+    }
+}

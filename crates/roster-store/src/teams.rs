@@ -8,6 +8,7 @@
 //! `roster_core::policy` to those facts, so a concurrent change of roles can
 //! never be outrun by a request that authenticated a moment earlier.
 
+use crate::reader::{self, Columns, Decode, Id};
 use crate::{dispatch, NewAuditEvent, Store, StoreResult};
 use roster_core::ids::*;
 use roster_core::role::Role;
@@ -27,6 +28,18 @@ pub struct TeamSummaryRow {
     pub updated_at: OffsetDateTime,
 }
 
+impl Decode for TeamSummaryRow {
+    fn decode(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: r.uuid("id")?.into(),
+            name: r.get("name")?,
+            member_count: r.get("member_count")?,
+            created_at: r.time("created_at")?,
+            updated_at: r.time("updated_at")?,
+        })
+    }
+}
+
 /// A person as a member of one team.
 #[derive(Debug, Clone, FromRow)]
 pub struct TeamMemberRow {
@@ -40,6 +53,20 @@ pub struct TeamMemberRow {
     pub status: String,
     /// When the membership was created.
     pub joined_at: OffsetDateTime,
+}
+
+impl Decode for TeamMemberRow {
+    fn decode(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            customer_id: r.uuid("customer_id")?.into(),
+            email: r.get("email")?,
+            name: r.get("name")?,
+            surname: r.get("surname")?,
+            role: r.parsed("role", Role::try_from)?,
+            status: r.get("status")?,
+            joined_at: r.time("joined_at")?,
+        })
+    }
 }
 
 /// The caller as the transaction sees them, for `roster_core::policy`.
@@ -87,9 +114,11 @@ macro_rules! lock_organization {
 pub(crate) use lock_organization;
 
 /// Whether team `$team` belongs to `$org`.
+pub(crate) const TEAM_EXISTS: &str = "SELECT 1 FROM teams WHERE id = $1 AND organization_id = $2";
+
 macro_rules! team_exists {
     ($conn:expr, $org:expr, $team:expr) => {{
-        let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM teams WHERE id = $1 AND organization_id = $2")
+        let found: Option<i32> = sqlx::query_scalar(crate::teams::TEAM_EXISTS)
             .bind($team.0)
             .bind($org.0)
             .fetch_optional(&mut *$conn)
@@ -326,7 +355,13 @@ impl Store {
     ) -> StoreResult<(Vec<TeamSummaryRow>, i64)> {
         let sql = format!("{TEAM_SUMMARY} WHERE t.organization_id = $1 ORDER BY t.created_at, t.id LIMIT $2 OFFSET $3");
         let count_sql = "SELECT COUNT(*) FROM teams WHERE organization_id = $1";
-        Ok(dispatch!(self, read, |pool| fetch_page!(pool, TeamSummaryRow, &sql, count_sql, (org.0), limit, offset)))
+        if let Some(r) = self.reader() {
+            return r.read(|c| reader::page(c, &sql, count_sql, &[&Id(org.0)], limit, offset));
+        }
+        Ok(dispatch!(self, read, |pool| {
+            let mut conn = pool.acquire().await?;
+            fetch_page!(&mut *conn, TeamSummaryRow, &sql, count_sql, (org.0), limit, offset)
+        }))
     }
 
     /// Renames a team the caller may manage (`authorize` decides on their standing).
@@ -433,13 +468,21 @@ impl Store {
         offset: i64,
     ) -> Result<(Vec<TeamMemberRow>, i64), Error> {
         let sql = format!("{TEAM_MEMBER} WHERE m.team_id = $1 ORDER BY m.created_at, m.id LIMIT $2 OFFSET $3");
+        let count_sql = "SELECT COUNT(*) FROM memberships WHERE team_id = $1";
+        if let Some(r) = self.reader() {
+            return r.read(|c| {
+                if reader::one(c, TEAM_EXISTS, &[&Id(team.0), &Id(org.0)], |_| Ok(()))?.is_none() {
+                    return Ok(Err(Error::NotFound("team")));
+                }
+                reader::page(c, &sql, count_sql, &[&Id(team.0)], limit, offset).map(Ok)
+            })?;
+        }
         let r: StoreResult<Result<_, Error>> = dispatch!(self, read, |pool| {
             async {
                 let mut conn = pool.acquire().await?;
                 if !team_exists!(&mut *conn, org, team) {
                     return Ok(Err(Error::NotFound("team")));
                 }
-                let count_sql = "SELECT COUNT(*) FROM memberships WHERE team_id = $1";
                 Ok(Ok(fetch_page!(&mut *conn, TeamMemberRow, &sql, count_sql, (team.0), limit, offset)))
             }
             .await
