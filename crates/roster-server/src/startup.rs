@@ -2,6 +2,7 @@
 //! serve until told to stop, then drain.
 
 use crate::config::Config;
+use crate::http::metrics::Metrics;
 use crate::state::AppState;
 use anyhow::Context;
 use roster_core::secret::SecretKey;
@@ -53,7 +54,12 @@ impl Application {
         let addr = listener.local_addr()?;
         let stop = CancellationToken::new();
         let worker = worker.map(|w| tokio::spawn(w.run(stop.child_token())));
-        let maintenance = tokio::spawn(maintenance(state.store().clone(), config.clone(), stop.child_token()));
+        let maintenance = tokio::spawn(maintenance(
+            state.store().clone(),
+            state.metrics().clone(),
+            config.clone(),
+            stop.child_token(),
+        ));
         tracing::info!(
             url = %format!("http://{addr}"),
             database = %roster_store::redact_url(&config.database_url()),
@@ -222,15 +228,19 @@ fn channel_config(config: &Config) -> anyhow::Result<ChannelConfig> {
 }
 
 /// Housekeeping on a timer: SQLite checkpoints (so the WAL stays bounded
-/// under constant reads) and deleting expired sessions, codes and counters.
-async fn maintenance(store: Store, config: Config, stop: CancellationToken) {
+/// under constant reads), deleting expired sessions, codes and counters, and
+/// folding request latencies into their histograms (so memory stays bounded
+/// without a scrape).
+async fn maintenance(store: Store, metrics: Metrics, config: Config, stop: CancellationToken) {
     /// A WAL above this many pages (about 64 MiB) is truncated, not just checkpointed.
     const LARGE_WAL_PAGES: i64 = 16_384;
     let mut checkpoint = tokio::time::interval(Duration::from_secs(config.sqlite_checkpoint_secs.max(1)));
     let mut purge = tokio::time::interval(Duration::from_secs(600));
+    let mut upkeep = tokio::time::interval(Duration::from_secs(5));
     loop {
         tokio::select! {
             _ = stop.cancelled() => break,
+            _ = upkeep.tick() => metrics.upkeep(),
             _ = checkpoint.tick(), if config.is_sqlite() => {
                 match store.checkpoint(false).await {
                     Ok(pages) if pages > LARGE_WAL_PAGES => {
