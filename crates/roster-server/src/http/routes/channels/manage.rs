@@ -415,3 +415,57 @@ pub(super) async fn reorder(
     let data = rows.iter().map(|r| ChannelView::from_row(r, now)).collect::<Result<_, _>>()?;
     Ok(ChannelList { data })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_priorities;
+    use proptest::prelude::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn reads_both_forms_and_refuses_the_rest() {
+        let set = |v: &[i64]| v.iter().copied().collect::<BTreeSet<_>>();
+        assert_eq!(parse_priorities(Some("priority=3,4")).unwrap(), set(&[3, 4]));
+        assert_eq!(parse_priorities(Some("priority=3&priority=4&priority=3")).unwrap(), set(&[3, 4]));
+        assert_eq!(parse_priorities(Some("priority=%203%2C4")).unwrap(), set(&[3, 4]));
+        for bad in [
+            None,
+            Some(""),
+            Some("priority="),
+            Some("priority=0"),
+            Some("priority=-1"),
+            Some("priority=x"),
+            Some("p=1"),
+        ] {
+            assert!(parse_priorities(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    proptest! {
+        /// Untrusted query strings never panic the parser.
+        #[test]
+        fn never_panics(raw in any::<String>(), tail in "[0-9,&=%a-z ]{0,40}") {
+            let _ = parse_priorities(Some(&raw));
+            let _ = parse_priorities(Some(&format!("priority={tail}")));
+        }
+
+        /// Any set of priorities, written either way, reads back as itself.
+        #[test]
+        fn round_trips(priorities in prop::collection::btree_set(1i64..=i64::MAX, 1..8)) {
+            let items: Vec<String> = priorities.iter().map(i64::to_string).collect();
+            let commas = format!("priority={}", items.join(","));
+            let repeated = items.iter().map(|p| format!("priority={p}")).collect::<Vec<_>>().join("&");
+            prop_assert_eq!(parse_priorities(Some(&commas)).unwrap(), priorities.clone());
+            prop_assert_eq!(parse_priorities(Some(&repeated)).unwrap(), priorities);
+        }
+
+        /// A zero, a negative number or a non-number anywhere refuses the whole request.
+        #[test]
+        fn one_bad_item_refuses_all(good in prop::collection::vec(1i64..1000, 0..4), bad in "(0|-[0-9]{1,4}|[a-z]{1,4}|[1-9][0-9]{19})") {
+            let mut items: Vec<String> = good.iter().map(i64::to_string).collect();
+            items.push(bad);
+            let query = format!("priority={}", items.join(","));
+            prop_assert!(parse_priorities(Some(&query)).is_err(), "{} was accepted", query);
+        }
+    }
+}
