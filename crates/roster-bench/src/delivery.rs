@@ -168,7 +168,7 @@ async fn measure(
     receiver: &Receiver,
     smtp: &SmtpServer,
 ) -> anyhow::Result<Measured> {
-    let server = RosterServer::start(binary, db, env).await?;
+    let mut server = RosterServer::start(binary, db, env).await?;
     let result = phases(options, &server, receiver, smtp).await;
     let stopped = server.stop().await;
     let results = result?;

@@ -163,8 +163,15 @@ impl RosterServer {
         proc_status_kib(self.pid, "VmRSS:")
     }
 
+    /// Stops this server and starts another in its place, on the same database with the same settings.
+    pub async fn restart(&mut self, binary: &Path, db: &FreshDatabase, env: &[(String, String)]) -> anyhow::Result<()> {
+        self.stop().await?;
+        *self = Self::start(binary, db, env).await?;
+        Ok(())
+    }
+
     /// SIGTERM, then up to 30 s for a graceful stop, then SIGKILL.
-    pub async fn stop(mut self) -> anyhow::Result<()> {
+    pub async fn stop(&mut self) -> anyhow::Result<()> {
         let term = std::process::Command::new("kill").args(["-TERM", &self.pid.to_string()]).status();
         if term.is_ok_and(|s| s.success()) {
             if let Ok(status) = tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await {

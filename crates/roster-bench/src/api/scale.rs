@@ -42,6 +42,10 @@ pub struct Measurements {
     pub server_rss_after_start_kib: Option<u64>,
     /// The baseline (`GET /healthz`) first.
     pub routes: Vec<Measured>,
+    /// Routes not driven because their check request answered wrongly, and the answer.
+    pub refused: Vec<String>,
+    /// Writes failing right after a route's run; the server was restarted to go on.
+    pub writes_broken: Vec<String>,
     pub notify: Row,
     /// Latency here is notify-to-arrival; the rate counts arrivals from the first notify to the last arrival.
     pub deliveries: Row,
@@ -50,6 +54,7 @@ pub struct Measurements {
     pub expected_deliveries: usize,
     pub duplicate_arrivals: usize,
     pub unknown_arrivals: usize,
+    /// Of the last server process (see `writes_broken` for restarts); each route records the RSS after it.
     pub server_peak_rss_kib: Option<u64>,
 }
 
@@ -111,7 +116,7 @@ async fn seed_and_measure(
     let client = reqwest::Client::builder().tcp_nodelay(true).timeout(Duration::from_secs(60)).build()?;
 
     let started = Instant::now();
-    let server = RosterServer::start(binary, db, env).await?;
+    let mut server = RosterServer::start(binary, db, env).await?;
     let caller = seed::caller(&Api::new(client.clone(), &server.url), smtp, receiver).await;
     server.stop().await?;
     let caller = caller?;
@@ -129,8 +134,9 @@ async fn seed_and_measure(
         bulk_rows.organizations, bulk_rows.customers
     );
 
-    let server = RosterServer::start(binary, db, env).await?;
-    let measured = measure(options, customers, &server, &client, &caller, receiver, wrk).await;
+    let launch = Launch { binary, db, env };
+    let mut server = RosterServer::start(binary, db, env).await?;
+    let measured = measure(options, customers, &launch, &mut server, &client, &caller, receiver, wrk).await;
     let stopped = server.stop().await;
     let measured = measured?;
     stopped?;
@@ -144,10 +150,35 @@ async fn seed_and_measure(
     })
 }
 
+/// The server's process: what it runs, on which database, with which settings.
+struct Launch<'a> {
+    binary: &'a Path,
+    db: &'a FreshDatabase,
+    env: &'a [(String, String)],
+}
+
+/// One step of the sequence: a wrk run, or the notify calls.
+enum Step {
+    Fixed { route: Route, connections: usize },
+    CreateDelete,
+    Notify,
+}
+
+impl Step {
+    fn writes(&self) -> bool {
+        match self {
+            Step::Fixed { route, .. } => route.method != "GET",
+            Step::CreateDelete | Step::Notify => true,
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn measure(
     options: &Options,
     customers: usize,
-    server: &RosterServer,
+    launch: &Launch<'_>,
+    server: &mut RosterServer,
     client: &reqwest::Client,
     caller: &Caller,
     receiver: &Receiver,
@@ -156,86 +187,142 @@ async fn measure(
     let start_to_ready = server.ready_after_spawn(client).await?;
     let server_rss_after_start_kib = server.rss_kib();
     eprintln!("{customers} customers: ready {:.0} ms after spawn", start_to_ready.as_secs_f64() * 1000.0);
-    let owner = &caller.owner;
-    let mut routes = Vec::new();
-    for route in fixed_routes(caller) {
-        smoke(client, &server.url, &route, &owner.token).await?;
-        let name = format!("{} {}", route.method, route.shown);
-        let mut env = vec![("BENCH_METHOD", route.method.to_owned())];
-        env.extend(route.body.clone().map(|b| ("BENCH_BODY", b)));
-        let token = route.auth.then_some(owner.token.as_str());
-        let url = format!("{}{}", server.url, route.path);
-        let run = wrk.run(Script::Fixed, &url, options.connections, token, &env).await?;
-        let ok = run.report.requests - run.report.errors.status;
-        routes.push(report(route.key, run.row(name, ok, "requests", run.report.errors.total()), run, server));
+    let token = caller.owner.token.as_str();
+    let (mut routes, mut refused, mut writes_broken) = (Vec::new(), Vec::new(), Vec::new());
+    let mut notified = None;
+    for step in steps(options, caller) {
+        let target = Target { server, client, token, wrk };
+        let measured = match &step {
+            Step::Fixed { route, connections } => target.fixed(route, *connections, &mut refused).await?,
+            Step::CreateDelete => Some(target.create_delete(&caller.second_team_id, options.connections).await?),
+            Step::Notify => {
+                let api = Api::new(client.clone(), &server.url);
+                let run = traffic::notify(&api, &caller.owner, options.alerts, options.notify_concurrency).await;
+                notified = Some(settle(&run, receiver, options.drain_timeout_secs).await);
+                None
+            }
+        };
+        let name = measured.as_ref().map_or("notify".to_owned(), |m| m.row.name.clone());
+        routes.extend(measured);
+        // wrk ends a run by closing its connections, requests in flight or not:
+        // the server must take that, so a write right after tells whether it did.
+        if step.writes() {
+            if let Err(e) = smoke(client, &server.url, &rename_customer(), token).await {
+                eprintln!("  writes fail after {name}: {e:#}; restarting the server to go on");
+                writes_broken.push(format!("after {name}: {e:#}"));
+                server.restart(launch.binary, launch.db, launch.env).await?;
+                server.ready_after_spawn(client).await?;
+            }
+        }
     }
-
-    let channels = format!("{}/notification-channel", team_path(&caller.second_team_id));
-    let env = [("BENCH_CHANNELS", channels)];
-    let run = wrk.run(Script::CreateDelete, &server.url, options.connections, Some(&owner.token), &env).await?;
-    let status = |s: &str| run.report.statuses.get(s).copied().unwrap_or(0);
-    let e = &run.report.errors;
-    // Answers other than 201 and 200 are errors, and so is a socket error.
-    let unexpected: u64 =
-        run.report.statuses.iter().filter(|(s, _)| !["200", "201"].contains(&s.as_str())).map(|(_, n)| n).sum();
-    let errors = e.connect + e.read + e.write + e.timeout + unexpected;
-    let name = "create+delete a channel: POST …/notification-channel, DELETE …?priority= (pairs; latency per request)";
-    routes.push(report("create_delete_channel", run.row(name.into(), status("200"), "pairs", errors), run, server));
-
-    let login = Route {
-        key: "login",
-        method: "POST",
-        shown: "/v1/auth/login",
-        path: "/v1/auth/login".into(),
-        body: Some(json!({"email": owner.email, "password": PASSWORD}).to_string()),
-        auth: false,
-        expect: 200,
-    };
-    smoke(client, &server.url, &login, &owner.token).await?;
-    let env = [("BENCH_METHOD", "POST".to_owned()), ("BENCH_BODY", login.body.clone().unwrap_or_default())];
-    let url = format!("{}{}", server.url, login.path);
-    let run = wrk.run(Script::Fixed, &url, options.login_connections, None, &env).await?;
-    let ok = run.report.requests - run.report.errors.status;
-    let name = format!("POST /v1/auth/login ({} connections: argon2)", options.login_connections);
-    routes.push(report("login", run.row(name, ok, "requests", run.report.errors.total()), run, server));
-
-    let api = Api::new(client.clone(), &server.url);
-    let notified = traffic::notify(&api, owner, options.alerts, options.notify_concurrency).await;
-    let (deliveries, expected, duplicates, unknown) = settle(&notified, receiver, options.drain_timeout_secs).await;
+    let notified = notified.context("the sequence has a notify step")?;
     Ok(Measurements {
         start_to_ready_ms: start_to_ready.as_secs_f64() * 1000.0,
         server_rss_after_start_kib,
         routes,
-        notify: traffic::notify_row(&notified),
-        deliveries,
-        notify_statuses: traffic::notify_statuses(&notified),
-        notify_first_error: notified.samples.iter().find_map(|s| s.value.error.clone()),
-        expected_deliveries: expected,
-        duplicate_arrivals: duplicates,
-        unknown_arrivals: unknown,
+        refused,
+        writes_broken,
+        notify: notified.notify,
+        deliveries: notified.deliveries,
+        notify_statuses: notified.statuses,
+        notify_first_error: notified.first_error,
+        expected_deliveries: notified.expected,
+        duplicate_arrivals: notified.duplicates,
+        unknown_arrivals: notified.unknown,
         server_peak_rss_kib: server.peak_rss_kib(),
     })
 }
 
-fn report(key: &'static str, row: Row, run: wrk::Run, server: &RosterServer) -> Measured {
-    eprintln!("  {}: {:.0} {}/s, {} errors", row.name, row.per_sec, row.unit, row.errors);
-    Measured { key, row, wrk: run, server_rss_after_kib: server.rss_kib() }
+/// Where wrk sends its load, as whom.
+struct Target<'a> {
+    server: &'a RosterServer,
+    client: &'a reqwest::Client,
+    token: &'a str,
+    wrk: &'a Wrk,
 }
 
-/// Waits for the deliveries the notify answers named; answers them as a row,
-/// with how many were expected, duplicated and unknown.
-async fn settle(notified: &Run<NotifyOutcome>, receiver: &Receiver, drain_secs: u64) -> (Row, usize, usize, usize) {
+impl Target<'_> {
+    /// Checks the route with one request, then drives it with wrk at
+    /// `connections`. A route that answers the check wrongly is not driven
+    /// (thousands of the same error measure nothing); why goes to `refused`.
+    async fn fixed(
+        &self,
+        route: &Route,
+        connections: usize,
+        refused: &mut Vec<String>,
+    ) -> anyhow::Result<Option<Measured>> {
+        let name = format!("{} {}", route.method, route.shown);
+        if let Err(e) = smoke(self.client, &self.server.url, route, self.token).await {
+            eprintln!("  {name}: not driven: {e:#}");
+            refused.push(format!("{name}: {e:#}"));
+            return Ok(None);
+        }
+        let mut env = vec![("BENCH_METHOD", route.method.to_owned())];
+        env.extend(route.body.clone().map(|b| ("BENCH_BODY", b)));
+        let token = route.auth.then_some(self.token);
+        let url = format!("{}{}", self.server.url, route.path);
+        let run = self.wrk.run(Script::Fixed, &url, connections, token, &env).await?;
+        let ok = run.report.requests - run.report.errors.status;
+        let row = run.row(name, ok, "requests", run.report.errors.total());
+        Ok(Some(self.measured(route.key, row, run)))
+    }
+
+    /// The create-and-delete loop on a team's channels, counted in pairs (deletes answered 200).
+    async fn create_delete(&self, team_id: &str, connections: usize) -> anyhow::Result<Measured> {
+        let env = [("BENCH_CHANNELS", format!("{}/notification-channel", team_path(team_id)))];
+        let run = self.wrk.run(Script::CreateDelete, &self.server.url, connections, Some(self.token), &env).await?;
+        let statuses = &run.report.statuses;
+        let e = &run.report.errors;
+        // Answers other than 201 and 200 are errors (non-2xx among them), and so is a socket error.
+        let unexpected: u64 =
+            statuses.iter().filter(|(s, _)| !["200", "201"].contains(&s.as_str())).map(|(_, n)| n).sum();
+        let errors = e.connect + e.read + e.write + e.timeout + unexpected;
+        let pairs = statuses.get("200").copied().unwrap_or(0);
+        let name =
+            "create+delete a channel: POST …/notification-channel, DELETE …?priority= (pairs; latency per request)";
+        let row = run.row(name.into(), pairs, "pairs", errors);
+        Ok(self.measured("create_delete_channel", row, run))
+    }
+
+    fn measured(&self, key: &'static str, row: Row, run: wrk::Run) -> Measured {
+        eprintln!("  {}: {:.0} {}/s, {} errors", row.name, row.per_sec, row.unit, row.errors);
+        Measured { key, row, wrk: run, server_rss_after_kib: self.server.rss_kib() }
+    }
+}
+
+/// The notify calls and the deliveries they caused.
+struct Notified {
+    notify: Row,
+    deliveries: Row,
+    statuses: BTreeMap<String, usize>,
+    first_error: Option<String>,
+    expected: usize,
+    duplicates: usize,
+    unknown: usize,
+}
+
+/// Waits for the deliveries the notify answers named, and tallies both.
+async fn settle(notified: &Run<NotifyOutcome>, receiver: &Receiver, drain_secs: u64) -> Notified {
     let expected: usize = notified.samples.iter().map(|s| s.value.delivery_ids.len()).sum();
     receiver.wait_for_alerts(expected, Instant::now() + Duration::from_secs(drain_secs)).await;
     let tally = traffic::deliveries(notified, &receiver.arrivals(), expected);
-    (tally.row, expected, tally.duplicates, tally.unknown)
+    Notified {
+        notify: traffic::notify_row(notified),
+        deliveries: tally.row,
+        statuses: traffic::notify_statuses(notified),
+        first_error: notified.samples.iter().find_map(|s| s.value.error.clone()),
+        expected,
+        duplicates: tally.duplicates,
+        unknown: tally.unknown,
+    }
 }
 
-/// The routes with one fixed request, baseline first, reads before writes.
-fn fixed_routes(caller: &Caller) -> Vec<Route> {
-    let get = |key, shown, path: String| Route { key, method: "GET", shown, path, body: None, auth: true, expect: 200 };
+/// The sequence: the baseline first, reads before writes; notify before the
+/// channel loop, whose verification emails would otherwise queue ahead of its
+/// deliveries; login (slow on purpose) last, at its own concurrency.
+fn steps(options: &Options, caller: &Caller) -> Vec<Step> {
     let team = team_path(&caller.team_id);
-    vec![
+    let reads = [
         Route { auth: false, ..get("healthz", "/healthz (baseline)", "/healthz".into()) },
         get("customer", "/v1/customer", "/v1/customer".into()),
         get("teams", "/v1/teams", "/v1/teams".into()),
@@ -246,12 +333,35 @@ fn fixed_routes(caller: &Caller) -> Vec<Route> {
             format!("{}/notification-channels", caller.owner.personal_path()),
         ),
         get("team_channels", "/v1/team/{id}/notification-channels", format!("{team}/notification-channels")),
-        Route {
-            method: "PATCH",
-            body: Some(json!({"name": "Benchmarked"}).to_string()),
-            ..get("rename_customer", "/v1/customer {\"name\":…}", "/v1/customer".into())
-        },
-    ]
+        rename_customer(),
+    ];
+    let login = Route {
+        key: "login",
+        method: "POST",
+        shown: "/v1/auth/login (argon2)",
+        path: "/v1/auth/login".into(),
+        body: Some(json!({"email": caller.owner.email, "password": PASSWORD}).to_string()),
+        auth: false,
+        expect: 200,
+    };
+    let mut steps: Vec<Step> =
+        reads.into_iter().map(|route| Step::Fixed { route, connections: options.connections }).collect();
+    steps.extend([Step::Notify, Step::CreateDelete]);
+    steps.push(Step::Fixed { route: login, connections: options.login_connections });
+    steps
+}
+
+fn get(key: &'static str, shown: &'static str, path: String) -> Route {
+    Route { key, method: "GET", shown, path, body: None, auth: true, expect: 200 }
+}
+
+/// The write measured, and the probe that tells whether writes still work.
+fn rename_customer() -> Route {
+    Route {
+        method: "PATCH",
+        body: Some(json!({"name": "Benchmarked"}).to_string()),
+        ..get("rename_customer", "/v1/customer {\"name\":…}", "/v1/customer".into())
+    }
 }
 
 /// One request before wrk's thousands: a route that answers wrongly stops the run here, with the answer.

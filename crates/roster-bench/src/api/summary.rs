@@ -76,6 +76,12 @@ pub fn markdown(r: &Results) -> String {
             rows.extend([&m.notify, &m.deliveries]);
             out.push_str(&report::table(&baseline.row, &rows));
         }
+        for refused in &m.refused {
+            let _ = writeln!(out, "\nnot driven: {refused}");
+        }
+        for broken in &m.writes_broken {
+            let _ = writeln!(out, "\nwrites failed {broken} (server restarted)");
+        }
     }
     if let [small, large] = &r.scales[..] {
         let _ = write!(
@@ -126,6 +132,8 @@ pub fn problems(scales: &[Scale]) -> Vec<String> {
                 route.wrk.report.statuses
             ));
         }
+        found.extend(m.refused.iter().map(|r| format!("{at} customers, not driven: {r}")));
+        found.extend(m.writes_broken.iter().map(|w| format!("{at} customers, writes failed {w}")));
         if m.notify.errors > 0 {
             found.push(format!(
                 "{at} customers, notify: {} not accepted ({:?}); first: {}",
