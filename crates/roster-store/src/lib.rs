@@ -108,7 +108,8 @@ impl Store {
                 .busy_timeout(Duration::from_secs(5))
                 // Keeps the WAL file from staying large after a checkpoint.
                 .pragma("journal_size_limit", (64 * 1024 * 1024).to_string());
-            let write = pool_options(1, opts).connect_with(connect.clone()).await?;
+            let write =
+                pool_options(1, opts).after_release(discard_if_in_transaction).connect_with(connect.clone()).await?;
             let in_memory = url.contains(":memory:") || url.contains("mode=memory");
             let reader = match in_memory {
                 true => None,
@@ -212,6 +213,26 @@ fn pool_options<DB: sqlx::Database>(max_connections: u32, opts: &StoreOptions) -
                 Ok(true)
             })
         })
+}
+
+/// Keeps the one SQLite write connection usable when a request is dropped
+/// mid-`BEGIN IMMEDIATE` (a client that hangs up, a timeout). sqlx 0.8 counts
+/// the transaction as open once `BEGIN` ran but hands out the `Transaction`
+/// only after a further await; cancelled in between, nothing rolls it back,
+/// and every later write fails with "non-zero transaction depth" until a
+/// restart (seen under load when wrk closed its connections). A connection
+/// that comes back still inside a transaction is closed instead; the pool
+/// opens a fresh one, and SQLite rolls the abandoned transaction back.
+fn discard_if_in_transaction(
+    conn: &mut sqlx::SqliteConnection,
+    _: sqlx::pool::PoolConnectionMetadata,
+) -> futures::future::BoxFuture<'_, Result<bool, sqlx::Error>> {
+    Box::pin(async move {
+        let mut handle = conn.lock_handle().await?;
+        // SAFETY: the handle is locked for this call and points to an open connection.
+        let autocommit = unsafe { rusqlite::ffi::sqlite3_get_autocommit(handle.as_raw_handle().as_ptr()) } != 0;
+        Ok(autocommit)
+    })
 }
 
 /// The URL with any password replaced, for messages and logs.
