@@ -3,7 +3,6 @@
 
 use crate::reader::{self, Decode, Id};
 use crate::rows::*;
-use crate::rows::{ProfileFlat, PROFILE};
 use crate::teams::lock_organization;
 use crate::{dispatch, Dialect, NewAuditEvent, Store, StoreResult};
 use roster_core::ids::*;

@@ -113,9 +113,9 @@ macro_rules! lock_organization {
 }
 pub(crate) use lock_organization;
 
-/// Whether team `$team` belongs to `$org`.
 pub(crate) const TEAM_EXISTS: &str = "SELECT 1 FROM teams WHERE id = $1 AND organization_id = $2";
 
+/// Whether team `$team` belongs to `$org`.
 macro_rules! team_exists {
     ($conn:expr, $org:expr, $team:expr) => {{
         let found: Option<i32> = sqlx::query_scalar(crate::teams::TEAM_EXISTS)
