@@ -71,6 +71,10 @@ impl From<Transport> for ChannelType {
 pub enum Template {
     /// The code that proves a new customer owns their sign-up address.
     EmailVerification,
+    /// The code that finishes a sign-up: nothing exists until it comes back.
+    SignupCode,
+    /// Tells an account's owner that someone tried to sign up with their address.
+    SignupExisting,
     /// The code that proves a customer owns the address they are moving their login to.
     EmailChange,
     /// The code that lets a customer who forgot their password choose a new one.
@@ -98,6 +102,8 @@ impl Template {
     pub fn as_str(self) -> &'static str {
         match self {
             Template::EmailVerification => "email_verification",
+            Template::SignupCode => "signup_code",
+            Template::SignupExisting => "signup_existing",
             Template::EmailChange => "email_change",
             Template::PasswordReset => "password_reset",
             Template::Invitation => "invitation",
@@ -114,6 +120,8 @@ impl Template {
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "email_verification" => Some(Template::EmailVerification),
+            "signup_code" => Some(Template::SignupCode),
+            "signup_existing" => Some(Template::SignupExisting),
             "email_change" => Some(Template::EmailChange),
             "password_reset" => Some(Template::PasswordReset),
             "invitation" => Some(Template::Invitation),

@@ -59,6 +59,8 @@ macro_rules! embedded {
 
 embedded! {
     EmailVerification => "email_verification",
+    SignupCode => "signup_code",
+    SignupExisting => "signup_existing",
     EmailChange => "email_change",
     PasswordReset => "password_reset",
     Invitation => "invitation",
@@ -76,7 +78,7 @@ fn sample(template: Template) -> (serde_json::Value, Option<&'static str>) {
     use serde_json::json;
     const TOKEN: &str = "rsi_000000000000000000000000000000000000";
     match template {
-        Template::EmailVerification | Template::EmailChange | Template::PasswordReset => {
+        Template::EmailVerification | Template::SignupCode | Template::EmailChange | Template::PasswordReset => {
             (json!({ "name": "Sample", "expires_in_minutes": 15 }), Some("000000"))
         }
         Template::Invitation | Template::InvitationReminder => (
@@ -88,6 +90,7 @@ fn sample(template: Template) -> (serde_json::Value, Option<&'static str>) {
             }),
             Some(TOKEN),
         ),
+        Template::SignupExisting => (json!({ "name": "Sample" }), None),
         Template::InvitationAccepted => (
             json!({
                 "name": "Sample",

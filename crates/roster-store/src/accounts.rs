@@ -67,11 +67,12 @@ macro_rules! free_slug {
         }
     }};
 }
+pub(crate) use free_slug;
 
 /// Inserts a customer and their membership of a team, inside the caller's transaction.
 macro_rules! insert_member {
     ($conn:expr, $member:expr) => {{
-        let m: &NewMember = $member;
+        let m: &crate::accounts::NewMember = $member;
         sqlx::query(
             "INSERT INTO customers (id, organization_id, email, email_verified_at, password_hash, name, surname,
                                     role, status, created_at, updated_at, last_login_at)
@@ -102,6 +103,66 @@ macro_rules! insert_member {
         .await?;
     }};
 }
+pub(crate) use insert_member;
+
+/// Writes everything a sign-up creates (the organization under a free slug,
+/// its first team, the owner, and the verification code and email when
+/// given), and its audit record, inside the caller's transaction. Evaluates
+/// to the organization's slug.
+macro_rules! insert_signup {
+    ($conn:expr, $signup:expr) => {{
+        let s: &crate::accounts::NewSignup = $signup;
+        let slug = crate::accounts::free_slug!(&mut *$conn, &s.slug);
+        sqlx::query(
+            "INSERT INTO organizations (id, name, slug, plan, trial_ends_at, logo_url, active, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, NULL, $6, $7, $7)",
+        )
+        .bind(s.organization_id.0)
+        .bind(&s.organization_name)
+        .bind(&slug)
+        .bind(&s.plan)
+        .bind(s.trial_ends_at)
+        .bind(true)
+        .bind(s.now)
+        .execute(&mut *$conn)
+        .await?;
+        sqlx::query(
+            "INSERT INTO teams (id, organization_id, name, name_key, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $5)",
+        )
+        .bind(s.team_id.0)
+        .bind(s.organization_id.0)
+        .bind(&s.team_name)
+        .bind(&s.team_name_key)
+        .bind(s.now)
+        .execute(&mut *$conn)
+        .await?;
+        crate::accounts::insert_member!(&mut *$conn, &crate::accounts::NewMember {
+            organization_id: s.organization_id,
+            team_id: s.team_id,
+            customer_id: s.customer_id,
+            membership_id: s.membership_id,
+            email: s.email.clone(),
+            email_verified: s.email_verified,
+            password_hash: Some(s.password_hash.clone()),
+            name: s.name.clone(),
+            surname: s.surname.clone(),
+            role: roster_core::role::Role::Root,
+            audit: s.audit.clone(),
+            now: s.now,
+        });
+        if let Some((code_hash, expires_at, message)) = &s.verification {
+            crate::customers::upsert_code!(
+                &mut *$conn, s.customer_id, crate::customers::PURPOSE_EMAIL_VERIFICATION, &s.email, code_hash,
+                *expires_at, s.now
+            );
+            crate::outbox::insert_message!(&mut *$conn, Some(s.organization_id), Some(s.customer_id), message, s.now);
+        }
+        crate::audit::insert_audit!(&mut *$conn, &s.audit);
+        slug
+    }};
+}
+pub(crate) use insert_signup;
 
 const EMAIL_TAKEN: &str = "an account with this email address already exists";
 
@@ -133,53 +194,7 @@ impl Store {
             if taken.is_some() {
                 return Ok(Err(roster_core::Error::Conflict(EMAIL_TAKEN.into())));
             }
-            let slug = free_slug!(&mut *tx, &s.slug);
-            sqlx::query(
-                "INSERT INTO organizations (id, name, slug, plan, trial_ends_at, logo_url, active, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, NULL, $6, $7, $7)",
-            )
-            .bind(s.organization_id.0)
-            .bind(&s.organization_name)
-            .bind(&slug)
-            .bind(&s.plan)
-            .bind(s.trial_ends_at)
-            .bind(true)
-            .bind(s.now)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO teams (id, organization_id, name, name_key, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $5)",
-            )
-            .bind(s.team_id.0)
-            .bind(s.organization_id.0)
-            .bind(&s.team_name)
-            .bind(&s.team_name_key)
-            .bind(s.now)
-            .execute(&mut *tx)
-            .await?;
-            insert_member!(&mut *tx, &NewMember {
-                organization_id: s.organization_id,
-                team_id: s.team_id,
-                customer_id: s.customer_id,
-                membership_id: s.membership_id,
-                email: s.email.clone(),
-                email_verified: s.email_verified,
-                password_hash: Some(s.password_hash.clone()),
-                name: s.name.clone(),
-                surname: s.surname.clone(),
-                role: Role::Root,
-                audit: s.audit.clone(),
-                now: s.now,
-            });
-            if let Some((code_hash, expires_at, message)) = &s.verification {
-                crate::customers::upsert_code!(
-                    &mut *tx, s.customer_id, crate::customers::PURPOSE_EMAIL_VERIFICATION, &s.email, code_hash,
-                    *expires_at, s.now
-                );
-                crate::outbox::insert_message!(&mut *tx, Some(s.organization_id), Some(s.customer_id), message, s.now);
-            }
-            crate::audit::insert_audit!(&mut *tx, &s.audit);
+            let slug = insert_signup!(&mut *tx, s);
             tx.commit().await?;
             Ok(Ok(slug))
         }

@@ -7,9 +7,9 @@
 //! on [`Store::dialect`]. The two migration folders hold the only other
 //! per-backend text: column types.
 //!
-//! Methods are sized to a use case and are atomic inside: "sign up" creates
-//! the organization, its first team, its owner and the verification email in
-//! one transaction. No transaction type leaks out.
+//! Methods are sized to a use case and are atomic inside: confirming a
+//! sign-up creates the organization, its first team and its owner and
+//! consumes the held sign-up in one transaction. No transaction type leaks out.
 
 mod accounts;
 pub mod alerts;
@@ -28,6 +28,7 @@ mod rate_limit;
 mod reader;
 pub mod rows;
 pub mod services;
+mod signups;
 pub mod teams;
 pub mod totp;
 
@@ -36,6 +37,7 @@ pub use audit::NewAuditEvent;
 pub use customers::{CodeCheck, DeleteOutcome, PURPOSE_EMAIL_CHANGE, PURPOSE_EMAIL_VERIFICATION};
 pub use error::{StoreError, StoreResult};
 pub use outbox::{AttemptRecord, ClaimedMessage, OutboxCounts};
+pub use signups::{NewPendingSignup, ProvedSignup, SignupConfirmation, PURPOSE_SIGNUP};
 
 use sqlx::pool::PoolOptions;
 use sqlx::postgres::PgConnectOptions;

@@ -55,7 +55,8 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes what has expired: sessions, codes and rate-limit windows older than `keep`.
+    /// Deletes what has expired: sessions, and codes, held sign-ups and
+    /// rate-limit windows older than `keep`.
     pub async fn purge_expired(&self, now: OffsetDateTime, keep: Duration) -> StoreResult<u64> {
         Ok(dispatch!(self, write, |pool| {
             let mut tx = crate::begin_write(pool).await?;
@@ -66,6 +67,11 @@ impl Store {
                 .await?
                 .rows_affected();
             n += sqlx::query("DELETE FROM verification_codes WHERE expires_at <= $1")
+                .bind(now - keep)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            n += sqlx::query("DELETE FROM pending_signups WHERE expires_at <= $1")
                 .bind(now - keep)
                 .execute(&mut *tx)
                 .await?
