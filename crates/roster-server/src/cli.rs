@@ -191,7 +191,7 @@ async fn create_org(file: Option<&std::path::Path>, args: CreateOrgArgs) -> anyh
     let store = startup::open_store(&config).await?;
     let key = startup::load_secret_key(&config)?;
     let state = AppState::new(store.clone(), config, key, Default::default());
-    let outcome = accounts::signup(&state, input, true, &Actor::default()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let outcome = accounts::signup(&state, input, &Actor::default()).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     store.close().await;
     println!(
         "{}",

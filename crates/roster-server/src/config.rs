@@ -280,8 +280,10 @@ pub struct Config {
     pub login_max_failures: u32,
     /// Login attempts per client address in a window.
     pub login_max_per_ip: u32,
-    /// Sign-ups per client address in a window.
+    /// Sign-ups asked for per client address in a window, and as many confirmation attempts.
     pub signup_max_per_ip: u32,
+    /// Sign-ups asked for per email address in a window (registered or not).
+    pub signup_max_per_email: u32,
     /// Password-reset requests and confirmations per client address in a window.
     pub password_reset_max_per_ip: u32,
     /// Password-reset requests per email address in a window (registered or not).
@@ -336,6 +338,7 @@ impl Default for Config {
             login_max_failures: 5,
             login_max_per_ip: 50,
             signup_max_per_ip: 20,
+            signup_max_per_email: 3,
             password_reset_max_per_ip: 20,
             password_reset_max_per_email: 3,
             notify_per_minute: 600,

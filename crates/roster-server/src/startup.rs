@@ -228,9 +228,9 @@ fn channel_config(config: &Config) -> anyhow::Result<ChannelConfig> {
 }
 
 /// Housekeeping on a timer: SQLite checkpoints (so the WAL stays bounded
-/// under constant reads), deleting expired sessions, codes and counters, and
-/// folding request latencies into their histograms (so memory stays bounded
-/// without a scrape).
+/// under constant reads), deleting expired sessions, codes, held sign-ups
+/// and counters, and folding request latencies into their histograms (so
+/// memory stays bounded without a scrape).
 async fn maintenance(store: Store, metrics: Metrics, config: Config, stop: CancellationToken) {
     /// A WAL above this many pages (about 64 MiB) is truncated, not just checkpointed.
     const LARGE_WAL_PAGES: i64 = 16_384;
@@ -254,7 +254,7 @@ async fn maintenance(store: Store, metrics: Metrics, config: Config, stop: Cance
             }
             _ = purge.tick() => {
                 match store.purge_expired(roster_core::clock::now(), time::Duration::days(1)).await {
-                    Ok(n) if n > 0 => tracing::debug!(deleted = n, "purged expired sessions, codes and counters"),
+                    Ok(n) if n > 0 => tracing::debug!(deleted = n, "purged expired sessions, codes, sign-ups and counters"),
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "purging expired rows failed"),
                 }

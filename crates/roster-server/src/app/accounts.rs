@@ -9,7 +9,7 @@ use roster_core::names::{DisplayName, PersonName};
 use roster_core::password::Password;
 use roster_core::secret::{generate_token, verification_code, TokenKind};
 use roster_core::Error;
-use roster_store::NewSignup;
+use roster_store::{CodeCheck, NewPendingSignup, NewSignup, ProvedSignup, SignupConfirmation, PURPOSE_SIGNUP};
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
@@ -34,59 +34,165 @@ pub struct SignupOutcome {
 /// The first team's name: the organization's, which people rename later.
 const FIRST_TEAM_NAME: &str = "Default team";
 
-/// Creates an organization with its first team and its owner. Unless the
-/// address is vouched for (`verified`, the operator's CLI), a verification
-/// code is emailed in the same transaction.
-pub async fn signup(
-    state: &AppState,
-    input: SignupInput,
-    verified: bool,
-    actor: &Actor,
-) -> Result<SignupOutcome, Error> {
-    let config = state.config();
+/// Creates an organization with its first team and its owner, whose address
+/// the operator vouches for (`roster admin create-org`): no code is sent.
+/// People signing themselves up go through [`request_signup`] and [`confirm_signup`].
+pub async fn signup(state: &AppState, input: SignupInput, actor: &Actor) -> Result<SignupOutcome, Error> {
     let password_hash = state.passwords().hash(&input.password).await?;
-    let now = roster_core::clock::now();
-    let organization_id = OrganizationId::new();
-    let customer_id = CustomerId::new();
-    let team_id = TeamId::new();
+    let owner = Owner {
+        email: input.email.as_str().to_owned(),
+        password_hash,
+        name: input.name.as_str().to_owned(),
+        surname: input.surname.as_str().to_owned(),
+        organization: input.organization,
+    };
+    let ids = fresh_ids();
+    let signup = new_account(state, &ids, owner, "admin", actor, roster_core::clock::now());
+    let slug = state.store().create_signup(&signup).await?;
+    Ok(SignupOutcome { slug, ..ids })
+}
+
+/// Who an account is made for, their address proved.
+struct Owner {
+    email: String,
+    password_hash: String,
+    name: String,
+    surname: String,
+    organization: DisplayName,
+}
+
+/// Fresh ids for an account about to be made; the slug comes when it is.
+fn fresh_ids() -> SignupOutcome {
+    SignupOutcome {
+        customer_id: CustomerId::new(),
+        organization_id: OrganizationId::new(),
+        team_id: TeamId::new(),
+        slug: String::new(),
+    }
+}
+
+/// Everything an account with these `ids` is made of.
+fn new_account(
+    state: &AppState,
+    ids: &SignupOutcome,
+    owner: Owner,
+    via: &str,
+    actor: &Actor,
+    now: OffsetDateTime,
+) -> NewSignup {
+    let config = state.config();
+    let SignupOutcome { organization_id, customer_id, team_id, .. } = *ids;
     let team_name = DisplayName::parse(FIRST_TEAM_NAME).expect("a constant name is valid");
-    let verification = (!verified).then(|| {
-        let code = verification_code();
-        let hash = state.key().hash_code(roster_store::PURPOSE_EMAIL_VERIFICATION, input.email.as_str(), &code);
-        let message = code_message(state, Template::EmailVerification, &input.email, input.name.as_str(), code);
-        (hash, now + code_ttl(state), message)
-    });
     let actor = Actor { organization_id: Some(organization_id), customer_id: Some(customer_id), ..actor.clone() };
-    let signup = NewSignup {
+    NewSignup {
         organization_id,
-        organization_name: input.organization.as_str().to_owned(),
-        slug: input.organization.slug(),
+        organization_name: owner.organization.as_str().to_owned(),
+        slug: owner.organization.slug(),
         plan: config.default_plan.clone(),
         trial_ends_at: (config.trial_days > 0).then(|| now + Duration::days(i64::from(config.trial_days))),
         team_id,
         team_name: team_name.as_str().to_owned(),
         team_name_key: team_name.key(),
         customer_id,
-        email: input.email.as_str().to_owned(),
-        email_verified: verified,
-        password_hash,
-        name: input.name.as_str().to_owned(),
-        surname: input.surname.as_str().to_owned(),
+        email: owner.email,
+        email_verified: true,
+        password_hash: owner.password_hash,
+        name: owner.name,
+        surname: owner.surname,
         membership_id: MembershipId::new(),
-        verification,
+        verification: None,
         audit: actor.event(
             "organization.created",
             "organization",
             Some(organization_id.0),
-            json!({ "plan": config.default_plan, "via": if verified { "admin" } else { "signup" } }),
+            json!({ "plan": config.default_plan, "via": via }),
         ),
         now,
-    };
-    let slug = state.store().create_signup(&signup).await?;
-    if !verified {
-        state.message_queued();
     }
-    Ok(SignupOutcome { customer_id, organization_id, team_id, slug })
+}
+
+/// Holds a sign-up until the code emailed to its address comes back, and
+/// answers when that code expires. The answer and the work are the same
+/// whether or not the address has an account: the password is hashed and a
+/// code made either way, and an address with an account gets, instead of a
+/// code, an email telling its owner that someone tried to sign up with it.
+pub async fn request_signup(state: &AppState, input: SignupInput) -> Result<OffsetDateTime, Error> {
+    let password_hash = state.passwords().hash(&input.password).await?;
+    let code = verification_code();
+    let code_hash = state.key().hash_code(PURPOSE_SIGNUP, input.email.as_str(), &code);
+    let now = roster_core::clock::now();
+    let expires_at = now + code_ttl(state);
+    let message = code_message(state, Template::SignupCode, &input.email, input.name.as_str(), code);
+    let existing = |name: &str| NewMessage {
+        transport: Transport::Email,
+        template: Template::SignupExisting,
+        recipient: input.email.as_str().to_owned(),
+        data: json!({ "name": name }),
+        secret: None,
+    };
+    let pending = NewPendingSignup {
+        email: input.email.as_str().to_owned(),
+        password_hash,
+        name: input.name.as_str().to_owned(),
+        surname: input.surname.as_str().to_owned(),
+        organization_name: input.organization.as_str().to_owned(),
+        code_hash,
+        expires_at,
+        now,
+    };
+    state.store().request_signup(&pending, &message, existing).await?;
+    state.message_queued();
+    Ok(expires_at)
+}
+
+/// Checks a sign-up code; a right one creates the organization, its first
+/// team and its owner (the address proved by the code) and answers what was
+/// created. Anything else is the code's 422, the same for an address that
+/// has an account as for a wrong code.
+pub async fn confirm_signup(
+    state: &AppState,
+    email: &EmailAddress,
+    code: String,
+    actor: &Actor,
+) -> Result<SignupOutcome, Error> {
+    let key = state.key().clone();
+    let now = roster_core::clock::now();
+    // Made once, so every try the store makes writes the same ids.
+    let ids = fresh_ids();
+    let build = |held: ProvedSignup| {
+        // Checked when the sign-up was asked for; a name that no longer parses keeps a neutral one.
+        let organization = DisplayName::parse(&held.organization_name)
+            .unwrap_or_else(|_| DisplayName::parse("Organization").expect("a constant name is valid"));
+        let owner = Owner {
+            email: held.email,
+            password_hash: held.password_hash,
+            name: held.name,
+            surname: held.surname,
+            organization,
+        };
+        new_account(state, &ids, owner, "signup", actor, now)
+    };
+    let confirmation = state
+        .store()
+        .confirm_signup(
+            email.as_str(),
+            i64::from(state.config().code_max_attempts),
+            move |target| key.hash_code(PURPOSE_SIGNUP, target, &code),
+            build,
+            now,
+        )
+        .await?;
+    match confirmation {
+        SignupConfirmation::Created { slug } => Ok(SignupOutcome { slug, ..ids }),
+        // No held sign-up reads like a wrong code, so the answer says nothing about the address.
+        SignupConfirmation::Refused(CodeCheck::Missing) => {
+            Err(Error::invalid("code", "invalid_code", "is incorrect or no longer valid: request a new code"))
+        }
+        SignupConfirmation::Refused(check) => match code_outcome(check, "sign-up") {
+            Err(refused) => Err(refused),
+            Ok(_) => Err(Error::internal("the store refused a sign-up code it found valid")),
+        },
+    }
 }
 
 /// Starts a session for `customer`: the bearer token and when it expires.

@@ -35,6 +35,7 @@ pub const ROUTES: &[RouteRule] = &[
     rule("GET", "/readyz", Public),
     rule("GET", "/metrics", Public),
     rule("POST", "/v1/auth/signup", Public),
+    rule("POST", "/v1/auth/signup/confirm", Public),
     rule("POST", "/v1/auth/login", Public),
     rule("POST", "/v1/auth/logout", Authenticated),
     rule("POST", "/v1/auth/email/verification", A(Action::ProfileWrite)),

@@ -1,4 +1,4 @@
-//! `/v1/auth`: sign-up, login, logout and email verification.
+//! `/v1/auth`: sign-up and its confirmation, login, logout and email verification.
 
 use crate::app::accounts::{self, SignupInput};
 use crate::app::audit::Actor;
@@ -26,6 +26,7 @@ use utoipa_axum::routes;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_signup))
+        .routes(routes!(confirm_signup))
         .routes(routes!(create_login))
         .routes(routes!(create_logout))
         .routes(routes!(verify_email))
@@ -35,7 +36,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignupRequest {
-    /// The owner's login; a verification code is sent here.
+    /// The owner's login; the code that finishes the sign-up is sent here.
     #[schema(example = "ann@example.com")]
     pub email: String,
     /// 8–256 characters.
@@ -71,43 +72,59 @@ pub struct LoginResponse {
     pub totp_enrolment_required: bool,
 }
 
+/// The answer to every accepted sign-up, whether or not the address was free.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignupAccepted {
+    pub message: String,
+    /// When the code stops working.
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SignupResponse {
     #[serde(flatten)]
     pub session: Session,
     pub team_id: TeamId,
     pub organization_slug: String,
-    /// False until the code emailed to the address is submitted.
+    /// Always true: the code proved the address.
     pub email_verified: bool,
 }
 
-/// Create an organization, its first team and its owner (role `root`), and log in.
+/// Refuses when sign-up is closed on this server.
+fn signup_open(state: &AppState) -> Result<(), Error> {
+    match state.config().signup_enabled {
+        true => Ok(()),
+        false => Err(Error::Forbidden("sign-up is disabled on this server; ask its operator for an account".into())),
+    }
+}
+
+/// Ask to sign up: a 6-digit code to finish is emailed to the address.
 ///
-/// A 6-digit code is emailed to verify the address; submit it to `POST /v1/auth/email/verification`.
+/// Nothing is created yet: submit the code to `POST /v1/auth/signup/confirm`,
+/// which creates the organization, its first team and its owner (role
+/// `root`) and logs in. The answer is the same whether or not the address
+/// has an account (and takes about as long); an address with an account gets
+/// an email saying someone tried to sign up with it, and no code. Asking
+/// again replaces the code. Limited per client address and per email address.
 #[utoipa::path(
     post, path = "/v1/auth/signup", tag = "auth",
     request_body = SignupRequest,
     responses(
-        (status = 201, body = SignupResponse, description = "Signed up and logged in"),
+        (status = 202, body = SignupAccepted, description = "A code is on its way, if the address can be used"),
         (status = 400, body = Problem, content_type = "application/problem+json", description = "The body is not JSON"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "Sign-up is disabled"),
-        (status = 409, body = Problem, content_type = "application/problem+json", description = "The email is taken"),
         (status = 415, body = Problem, content_type = "application/problem+json", description = "Not sent as JSON"),
         (status = 422, body = Problem, content_type = "application/problem+json", description = "Invalid fields"),
-        (status = 429, body = Problem, content_type = "application/problem+json", description = "Too many sign-ups from this address"),
+        (status = 429, body = Problem, content_type = "application/problem+json", description = "Too many sign-ups from this client or for this address"),
     )
 )]
 pub async fn create_signup(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    RequestId(request_id): RequestId,
     ApiJson(body): ApiJson<SignupRequest>,
-) -> ApiResult<(StatusCode, Json<SignupResponse>)> {
-    if !state.config().signup_enabled {
-        return Err(
-            Error::Forbidden("sign-up is disabled on this server; ask its operator for an account".into()).into()
-        );
-    }
+) -> ApiResult<(StatusCode, Json<SignupAccepted>)> {
+    signup_open(&state)?;
     let mut errors = FieldErrors::default();
     let email = errors.check("email", EmailAddress::parse(&body.email));
     let password = errors.check("password", Password::parse(&body.password));
@@ -122,10 +139,62 @@ pub async fn create_signup(
         surname: surname.expect("checked"),
         organization: organization.expect("checked"),
     };
-    let window = Duration::seconds(state.config().rate_limit_window_secs as i64);
-    rate_limit::hit(&state, &format!("signup:ip:{ip}"), state.config().signup_max_per_ip, window).await?;
+    let config = state.config();
+    let window = Duration::seconds(config.rate_limit_window_secs as i64);
+    rate_limit::hit(&state, &format!("signup:ip:{ip}"), config.signup_max_per_ip, window).await?;
+    let email_key = rate_limit::email_key(&state, "signup:email", input.email.as_str());
+    rate_limit::hit(&state, &email_key, config.signup_max_per_email, window).await?;
+    let expires_at = accounts::request_signup(&state, input).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(SignupAccepted {
+            message: "if this address can be used, a code to finish signing up is on its way".into(),
+            expires_at,
+        }),
+    ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignupConfirmRequest {
+    #[schema(example = "ann@example.com")]
+    pub email: String,
+    /// The 6-digit code from the email.
+    #[schema(example = "293479")]
+    pub code: String,
+}
+
+/// Finish signing up with the emailed code: creates the organization, its
+/// first team and its owner (role `root`, address verified), and logs in.
+///
+/// A code allows 5 attempts and expires (15 minutes by default). A code for
+/// an address that has an account is refused as a wrong one is.
+#[utoipa::path(
+    post, path = "/v1/auth/signup/confirm", tag = "auth",
+    request_body = SignupConfirmRequest,
+    responses(
+        (status = 201, body = SignupResponse, description = "Signed up and logged in"),
+        (status = 400, body = Problem, content_type = "application/problem+json", description = "The body is not JSON"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Sign-up is disabled"),
+        (status = 415, body = Problem, content_type = "application/problem+json", description = "Not sent as JSON"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "Not an email address, or a wrong, expired or exhausted code"),
+        (status = 429, body = Problem, content_type = "application/problem+json", description = "Too many attempts from this client"),
+    )
+)]
+pub async fn confirm_signup(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    RequestId(request_id): RequestId,
+    ApiJson(body): ApiJson<SignupConfirmRequest>,
+) -> ApiResult<(StatusCode, Json<SignupResponse>)> {
+    signup_open(&state)?;
+    let email = EmailAddress::parse(&body.email).map_err(|p| p.at("email"))?;
+    let code = parse_code(&body.code)?;
+    let config = state.config();
+    let window = Duration::seconds(config.rate_limit_window_secs as i64);
+    rate_limit::hit(&state, &format!("signup-confirm:ip:{ip}"), config.signup_max_per_ip, window).await?;
     let actor = Actor { request_id, ip: Some(ip.to_string()), ..Actor::default() };
-    let outcome = accounts::signup(&state, input, false, &actor).await?;
+    let outcome = accounts::confirm_signup(&state, &email, code, &actor).await?;
     let (token, expires_at) = accounts::start_session(&state, outcome.customer_id).await?;
     Ok((
         StatusCode::CREATED,
@@ -139,7 +208,7 @@ pub async fn create_signup(
             },
             team_id: outcome.team_id,
             organization_slug: outcome.slug,
-            email_verified: false,
+            email_verified: true,
         }),
     ))
 }
@@ -298,8 +367,10 @@ pub struct EmailStatus {
     pub email_verified: bool,
 }
 
-/// Submit the code emailed at sign-up to verify the login address.
+/// Submit an emailed code to verify the login address.
 ///
+/// Sign-ups are verified by their code already; this is for accounts whose
+/// address is not (ask for a code with `POST /v1/auth/email/verification/resend`).
 /// Codes expire (15 minutes by default) and allow 5 attempts.
 #[utoipa::path(
     post, path = "/v1/auth/email/verification", tag = "auth",
