@@ -11,7 +11,7 @@
 use crate::accounts::{insert_signup, NewSignup};
 use crate::{dispatch, CodeCheck, Store, StoreError, StoreResult};
 use roster_core::ids::*;
-use roster_core::message::NewMessage;
+use roster_core::message::{NewMessage, Template};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -194,7 +194,19 @@ impl Store {
                                 surname: r.surname,
                                 organization_name: r.organization_name,
                             });
-                            Created { slug: insert_signup!(&mut *tx, &signup) }
+                            let slug = insert_signup!(&mut *tx, &signup);
+                            // The code emails become the new account's, so deleting it takes them along.
+                            sqlx::query(
+                                "UPDATE outbox SET organization_id = $1, customer_id = $2
+                                 WHERE recipient = $3 AND template = $4 AND customer_id IS NULL",
+                            )
+                            .bind(signup.organization_id.0)
+                            .bind(signup.customer_id.0)
+                            .bind(email)
+                            .bind(Template::SignupCode.as_str())
+                            .execute(&mut *tx)
+                            .await?;
+                            Created { slug }
                         }
                         _ => {
                             sqlx::query("UPDATE pending_signups SET attempts = attempts + 1 WHERE id = $1")

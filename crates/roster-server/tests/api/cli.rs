@@ -1,6 +1,7 @@
 //! The `roster` binary as an operator runs it: a real process, real signals.
 
-use crate::helpers::PASSWORD;
+use crate::helpers::{PASSWORD, WAIT};
+use roster_testkit::SmtpServer;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -20,9 +21,10 @@ fn temp_dir() -> PathBuf {
     dir
 }
 
-/// Starts `roster serve` and answers the process and the URL it logged.
-async fn serve(dir: &Path, args: &[&str]) -> (Child, String) {
+/// Starts `roster serve` with `env` added and answers the process and the URL it logged.
+async fn serve(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (Child, String) {
     let mut child = roster(dir)
+        .envs(env.iter().copied())
         .arg("serve")
         .args(["--listen", "127.0.0.1:0"])
         .args(args)
@@ -109,13 +111,23 @@ async fn print_config_shows_defaults_and_hides_secrets() {
 #[tokio::test]
 async fn serve_runs_on_the_embedded_default_and_stops_gracefully() {
     let dir = temp_dir();
-    let (mut child, url) = serve(&dir, &[]).await;
+    // Only the mail server is set: the sign-up's code has to come from somewhere.
+    let smtp = SmtpServer::start().await;
+    let (mut child, url) = serve(&dir, &[], &[("ROSTER_SMTP_URL", &smtp.url())]).await;
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
     let client = reqwest::Client::new();
     assert_eq!(client.get(format!("{url}/readyz")).send().await.unwrap().status(), 200);
     let r = client
         .post(format!("{url}/v1/auth/signup"))
         .json(&json!({ "email": "laptop@example.com", "password": PASSWORD, "name": "L", "surname": "T", "organization_name": "Laptop" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let mail = smtp.wait_for("laptop@example.com", WAIT).await.expect("the sign-up's code arrives");
+    let r = client
+        .post(format!("{url}/v1/auth/signup/confirm"))
+        .json(&json!({ "email": "laptop@example.com", "code": mail.code().expect("a code") }))
         .send()
         .await
         .unwrap();
@@ -127,7 +139,7 @@ async fn serve_runs_on_the_embedded_default_and_stops_gracefully() {
     assert_eq!(key.trim().len(), 128, "a generated 64-byte key, hex");
 
     // A restart on the same data keeps the account and the key.
-    let (mut child, url) = serve(&dir, &[]).await;
+    let (mut child, url) = serve(&dir, &[], &[]).await;
     let r = client
         .post(format!("{url}/v1/auth/login"))
         .json(&json!({ "email": "laptop@example.com", "password": PASSWORD }))
@@ -162,7 +174,7 @@ async fn admin_creates_an_organization_with_a_verified_owner() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
 
-    let (mut child, url) = serve(&dir, &["--no-worker"]).await;
+    let (mut child, url) = serve(&dir, &["--no-worker"], &[]).await;
     let client = reqwest::Client::new();
     let login: serde_json::Value = client
         .post(format!("{url}/v1/auth/login"))

@@ -247,14 +247,11 @@ impl TestApp {
         self.signup_as(&email, "Acme Inc").await
     }
 
+    /// Signs up as `email`: asks (202), reads the code from the email, confirms (201).
     pub async fn signup_as(&self, email: &str, organization: &str) -> Account {
-        let r = self
-            .post(
-                "/v1/auth/signup",
-                None,
-                json!({ "email": email, "password": PASSWORD, "name": "Ann", "surname": "Lee", "organization_name": organization }),
-            )
-            .await;
+        self.request_signup(email, organization).await.assert(202, None);
+        let code = self.code_for(email).await;
+        let r = self.confirm_signup(email, &code).await;
         r.assert(201, None);
         Account {
             token: r.body["token"].as_str().unwrap().to_owned(),
@@ -263,6 +260,35 @@ impl TestApp {
             organization_id: r.body["organization_id"].as_str().unwrap().parse().unwrap(),
             team_id: r.body["team_id"].as_str().unwrap().parse().unwrap(),
         }
+    }
+
+    /// The first step of a sign-up, with the test password and names.
+    pub async fn request_signup(&self, email: &str, organization: &str) -> Resp {
+        self.post(
+            "/v1/auth/signup",
+            None,
+            json!({ "email": email, "password": PASSWORD, "name": "Ann", "surname": "Lee", "organization_name": organization }),
+        )
+        .await
+    }
+
+    /// The second step of a sign-up.
+    pub async fn confirm_signup(&self, email: &str, code: &str) -> Resp {
+        self.post("/v1/auth/signup/confirm", None, json!({ "email": email, "code": code })).await
+    }
+
+    /// Makes `account`'s address unverified, as an account made before sign-up proved it,
+    /// and answers the code a fresh verification email carries.
+    pub async fn unverify(&self, account: &Account) -> String {
+        on_db!(self, |conn| {
+            sqlx::query("UPDATE customers SET email_verified_at = NULL WHERE id = $1")
+                .bind(account.customer_id.0)
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        });
+        self.call(Method::POST, "/v1/auth/email/verification/resend", Some(&account.token), None).await.assert(202, None);
+        self.code_for(&account.email).await
     }
 
     /// Logs in, answering the token.

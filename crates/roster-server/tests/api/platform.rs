@@ -36,7 +36,8 @@ dual_test! {
         let text = r.text().await.unwrap();
         assert!(text.contains(r#"http_requests_total{method="GET",route="/v1/customer",status="200"} 1"#), "{text}");
         assert!(text.contains(r#"http_requests_total{method="GET",route="/v1/customer",status="401"} 1"#), "{text}");
-        assert!(text.contains(r#"http_request_duration_seconds_bucket{method="POST",route="/v1/auth/signup",status="201""#), "{text}");
+        assert!(text.contains(r#"http_request_duration_seconds_bucket{method="POST",route="/v1/auth/signup",status="202""#), "{text}");
+        assert!(text.contains(r#"http_request_duration_seconds_bucket{method="POST",route="/v1/auth/signup/confirm",status="201""#), "{text}");
         // Raw paths never become labels.
         app.call(Method::GET, &format!("/v1/customer/{}", uuid::Uuid::now_v7()), Some(&account.token), None).await;
         let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
@@ -161,19 +162,22 @@ dual_test! {
 
 dual_test! {
     async fn a_restart_loses_nothing(app) {
-        // Queue the verification email with the worker unable to send it: the SMTP server refuses for now.
-        app.smtp.set_reject(Some(roster_testkit::RejectMode::Transient));
         let account = app.signup().await;
+        // Queue a sign-up's email with the worker unable to send it: the SMTP server refuses for now.
+        app.smtp.set_reject(Some(roster_testkit::RejectMode::Transient));
+        let held = fresh_address("held");
+        app.request_signup(&held, "Held").await.assert(202, None);
         let app = app.restart().await;
-        // The session, the account and the queued email all survived.
+        // The session, the account, the held sign-up and its queued email all survived.
         app.get("/v1/customer", &account.token).await.assert(200, None);
         app.login(&account.email, PASSWORD).await.assert(200, None);
         app.smtp.set_reject(None);
         let counts = app.store.outbox_counts().await.unwrap();
-        assert_eq!(counts.total() - counts.failed, 1, "{counts:?}");
+        assert_eq!(counts.total() - counts.failed, 2, "the first sign-up's email and the held one's: {counts:?}");
         // Released or retried, the message is sent after the restart (the retry schedule's second step is 5 s).
-        let mail = app.smtp.wait_for(&account.email, std::time::Duration::from_secs(20)).await;
-        assert!(mail.is_some_and(|m| m.code().is_some()), "the queued email arrives after the restart");
+        let mail = app.smtp.wait_for(&held, std::time::Duration::from_secs(20)).await;
+        let code = mail.and_then(|m| m.code()).expect("the queued email arrives after the restart, with its code");
+        app.confirm_signup(&held, &code).await.assert(201, None);
     }
 }
 

@@ -2,7 +2,7 @@
 //!
 //! The real `roster serve` runs as a process with every log line at `trace`
 //! captured, while the test drives the flows that handle secrets: sign-up and
-//! login with passwords (and a wrong one), the email verification code, an
+//! login with passwords (and a wrong one), the sign-up code (and a wrong one), an
 //! API key, an invitation answered through its link, a webhook channel whose
 //! headers carry credentials (verified with the code posted to it, tested
 //! against a receiver that echoes them back in an error), bearer tokens that
@@ -201,10 +201,17 @@ async fn no_secret_reaches_the_log_even_at_trace_level() {
         secrets.push(("database password", pg.password.clone()));
     }
 
-    // Sign-up, a wrong password, a login.
+    // Sign-up with its emailed code (a wrong one first), a wrong password, a login.
     let email = fresh_address("redact");
     let body = json!({ "email": email, "password": PASSWORD, "name": "Rita", "surname": "Dact", "organization_name": "Quiet Ltd" });
-    let signup = c.post("/v1/auth/signup", None, body).await;
+    c.post("/v1/auth/signup", None, body).await;
+    let code = smtp.wait_for(&email, WAIT).await.expect("the sign-up's code").code().expect("a code");
+    let wrong_code = if code == "123456" { "654321" } else { "123456" };
+    let wrong_confirm = json!({ "email": email, "code": wrong_code });
+    let (status, _) = c.call(reqwest::Method::POST, "/v1/auth/signup/confirm", None, Some(wrong_confirm)).await;
+    assert_eq!(status, 422);
+    let signup = c.post("/v1/auth/signup/confirm", None, json!({ "email": email, "code": code })).await;
+    secrets.push(("sign-up code", code));
     let signup_token = signup["token"].as_str().unwrap().to_owned();
     let customer = signup["customer_id"].as_str().unwrap().to_owned();
     let team = signup["team_id"].as_str().unwrap().to_owned();
@@ -215,16 +222,6 @@ async fn no_secret_reaches_the_log_even_at_trace_level() {
     let login = c.post("/v1/auth/login", None, json!({ "email": email, "password": PASSWORD })).await;
     let token = login["token"].as_str().unwrap().to_owned();
     secrets.extend([("wrong password", wrong), ("sign-up token", signup_token), ("session token", token.clone())]);
-
-    // The verification code, a wrong one first.
-    let code = smtp.wait_for(&email, WAIT).await.expect("the sign-up's code").code().expect("a code");
-    let wrong_code = if code == "123456" { "654321" } else { "123456" };
-    let (status, _) = c
-        .call(reqwest::Method::POST, "/v1/auth/email/verification", Some(&token), Some(json!({ "code": wrong_code })))
-        .await;
-    assert_eq!(status, 422);
-    c.post("/v1/auth/email/verification", Some(&token), json!({ "code": code })).await;
-    secrets.push(("verification code", code));
 
     // An API key, used once; a made-up token, refused.
     let key = c.post("/v1/api-keys", Some(&token), json!({ "name": "ci", "scopes": ["customers:read"] })).await;
@@ -327,7 +324,7 @@ async fn no_secret_reaches_the_log_even_at_trace_level() {
     // The log really was at trace level, and went through the flows above.
     assert!(log.contains("TRACE") && log.contains("DEBUG"), "not a trace-level log");
     for expected in [
-        "/v1/auth/signup",
+        "/v1/auth/signup/confirm",
         "/v1/invitations/{token}/accept",
         "outbox: message sent",
         "/v1/customer/{id}/notification-channel",

@@ -20,3 +20,8 @@ CREATE TABLE pending_signups (
     expires_at        TEXT NOT NULL
 );
 CREATE INDEX pending_signups_by_expiry ON pending_signups (expires_at);
+
+-- A sign-up's code emails belong to no customer until the code comes back;
+-- then they are handed to the new account (found by address), so deleting it
+-- takes them along.
+CREATE INDEX outbox_ownerless_by_recipient ON outbox (recipient) WHERE customer_id IS NULL;

@@ -79,6 +79,26 @@ impl Database {
     }
 }
 
+impl Database {
+    /// The code of the sign-up email queued to `email`, read from its outbox
+    /// row: for a deployment whose API sends nothing itself, before any worker
+    /// has sent (and so forgotten) it.
+    pub async fn signup_code(&self, email: &str) -> String {
+        let sql = "SELECT secret FROM outbox WHERE recipient = $1 AND template = 'signup_code' AND status = 'pending'";
+        let secret: Option<String> = match self.backend {
+            Backend::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.url).await.unwrap();
+                sqlx::query_scalar(sql).bind(email).fetch_one(&mut conn).await.unwrap()
+            }
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
+                sqlx::query_scalar(sql).bind(email).fetch_one(&mut conn).await.unwrap()
+            }
+        };
+        secret.unwrap_or_else(|| panic!("the sign-up email to {email} carries no code"))
+    }
+}
+
 impl Drop for Database {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);

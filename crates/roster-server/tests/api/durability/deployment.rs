@@ -72,10 +72,14 @@ impl Deployment {
         TestApp::read(request.send().await.expect("the API answers")).await
     }
 
+    /// Signs an owner up; call it before starting a worker, as the code is read from the outbox.
     pub async fn signup(&self) -> Owner {
         let email = format!("owner-{}@example.com", Uuid::new_v4().simple());
         let body = json!({ "email": email, "password": PASSWORD, "name": "Ann", "surname": "Lee", "organization_name": "Acme" });
-        let r = self.call(Method::POST, "/v1/auth/signup", None, Some(body)).await;
+        self.call(Method::POST, "/v1/auth/signup", None, Some(body)).await.assert(202, None);
+        let code = self.db.signup_code(&email).await;
+        let body = json!({ "email": email, "code": code });
+        let r = self.call(Method::POST, "/v1/auth/signup/confirm", None, Some(body)).await;
         r.assert(201, None);
         let text = |field: &str| r.body[field].as_str().unwrap_or_else(|| panic!("no {field}: {}", r.text)).to_owned();
         Owner { token: text("token"), team_id: text("team_id") }

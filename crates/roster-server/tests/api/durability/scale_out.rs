@@ -120,7 +120,7 @@ struct Org {
 async fn two_apis_and_two_workers_on_postgres_survive_losing_one_of_each() {
     let started = std::time::Instant::now();
     let Some(db) = Database::create(Backend::Postgres).await else { return };
-    let smtp = SmtpServer::start().await;
+    let smtp = Arc::new(SmtpServer::start().await);
     let receiver = Arc::new(HttpReceiver::start().await);
     let mut env = environment(&db, 4);
     env.extend([
@@ -157,7 +157,7 @@ async fn two_apis_and_two_workers_on_postgres_survive_losing_one_of_each() {
     let tasks: Vec<_> = orgs
         .into_iter()
         .enumerate()
-        .map(|(c, org)| tokio::spawn(traffic(Arc::clone(&cluster), Arc::clone(&receiver), c, org)))
+        .map(|(c, org)| tokio::spawn(traffic(Arc::clone(&cluster), Arc::clone(&receiver), Arc::clone(&smtp), c, org)))
         .collect();
 
     // Mid-traffic, by what the receiver got: one API instance and one worker die.
@@ -262,6 +262,10 @@ async fn organization(cluster: &Cluster, smtp: &SmtpServer, db: &Database, c: us
     let email = format!("owner-{c}-{}@example.com", uuid::Uuid::new_v4().simple());
     let body = json!({ "email": email, "password": PASSWORD, "name": "Ann", "surname": "Lee", "organization_name": format!("Org {c}") });
     let r = cluster.call(c % 2, Method::POST, "/v1/auth/signup", None, Some(body)).await.expect("up");
+    r.assert(202, None);
+    let mail = smtp.wait_for(&email, BOUND).await.expect("the sign-up code arrived");
+    let body = json!({ "email": email, "code": mail.code().unwrap_or_else(|| panic!("no code in {}", mail.text)) });
+    let r = cluster.call((c + 1) % 2, Method::POST, "/v1/auth/signup/confirm", None, Some(body)).await.expect("up");
     r.assert(201, None);
     let (token, team_id) = (text(&r.body, "token"), text(&r.body, "team_id"));
     let member = format!("member-{c}-{}@example.com", uuid::Uuid::new_v4().simple());
@@ -280,11 +284,18 @@ async fn organization(cluster: &Cluster, smtp: &SmtpServer, db: &Database, c: us
     Org { token, team_id, member_id: id.to_string() }
 }
 
-/// One client's traffic: each round a sign-up, a team made and renamed, a
+/// One client's traffic: each round a sign-up (asked on one instance,
+/// confirmed on another with the emailed code), a team made and renamed, a
 /// role change, a channel made, verified and changed, and an alert with an
 /// idempotency key replayed on another instance. Any answer but a 2xx or no
 /// answer at all fails the test.
-async fn traffic(cluster: Arc<Cluster>, receiver: Arc<HttpReceiver>, c: usize, org: Org) -> Ledger {
+async fn traffic(
+    cluster: Arc<Cluster>,
+    receiver: Arc<HttpReceiver>,
+    smtp: Arc<SmtpServer>,
+    c: usize,
+    org: Org,
+) -> Ledger {
     let mut ledger = Ledger { token: org.token.clone(), member: org.member_id.clone(), ..Ledger::default() };
     let mut n = c;
     let mut next = || {
@@ -299,10 +310,17 @@ async fn traffic(cluster: Arc<Cluster>, receiver: Arc<HttpReceiver>, c: usize, o
         // collide on its slug and are refused as a taken email (reported).
         let org_name = format!("Solo {c}-{round}");
         let body = json!({ "email": email, "password": PASSWORD, "name": "Cy", "surname": "Ng", "organization_name": org_name });
-        if answered(cluster.call(next(), Method::POST, "/v1/auth/signup", None, Some(body)).await, 201, &mut ledger)
+        if answered(cluster.call(next(), Method::POST, "/v1/auth/signup", None, Some(body)).await, 202, &mut ledger)
             .is_some()
         {
-            ledger.signups.push(email);
+            // Accepted, so its email is in the outbox: a worker sends it, the survivor if need be.
+            let mail = smtp.wait_for(&email, BOUND).await.expect("the sign-up code arrived");
+            let code = mail.code().unwrap_or_else(|| panic!("no code in {}", mail.text));
+            let body = json!({ "email": email, "code": code });
+            let r = cluster.call(next(), Method::POST, "/v1/auth/signup/confirm", None, Some(body)).await;
+            if answered(r, 201, &mut ledger).is_some() {
+                ledger.signups.push(email);
+            }
         }
 
         let name = format!("Ops {c}-{round}");

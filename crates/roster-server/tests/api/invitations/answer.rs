@@ -110,7 +110,7 @@ dual_test! {
         assert_eq!(memberships(&app, customer).await.len(), 1);
         assert_eq!(listing(&app, &owner.token, owner.team_id).await[0]["status"], "Accepted");
         mail_about(&app, &owner.email, "joined").await;
-        // The owner's messages: the sign-up's verification code and one notice.
+        // The owner's messages: the sign-up's code and one notice.
         let rows = app.store.count_rows_for(owner.organization_id, owner.customer_id).await.unwrap();
         assert_eq!(rows.iter().find(|(t, _)| *t == "outbox").unwrap().1, 2, "the inviter hears once: {rows:?}");
     }
@@ -153,7 +153,7 @@ dual_test! {
     async fn an_unverified_account_verifies_its_address_first(app) {
         let owner = app.signup().await;
         // Read before the invitation arrives: looking for that passes over other emails.
-        let code = app.code_for(&owner.email).await;
+        let code = app.unverify(&owner).await;
         let ops = app.create_team(&owner.token, "Ops").await;
         let (_, token) = invited(&app, &owner, ops, &owner.email, None).await;
         let r = accept(&app, &token, json!({ "password": PASSWORD })).await;
