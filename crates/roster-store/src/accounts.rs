@@ -137,24 +137,32 @@ macro_rules! insert_signup {
         .bind(s.now)
         .execute(&mut *$conn)
         .await?;
-        crate::accounts::insert_member!(&mut *$conn, &crate::accounts::NewMember {
-            organization_id: s.organization_id,
-            team_id: s.team_id,
-            customer_id: s.customer_id,
-            membership_id: s.membership_id,
-            email: s.email.clone(),
-            email_verified: s.email_verified,
-            password_hash: Some(s.password_hash.clone()),
-            name: s.name.clone(),
-            surname: s.surname.clone(),
-            role: roster_core::role::Role::Root,
-            audit: s.audit.clone(),
-            now: s.now,
-        });
+        crate::accounts::insert_member!(
+            &mut *$conn,
+            &crate::accounts::NewMember {
+                organization_id: s.organization_id,
+                team_id: s.team_id,
+                customer_id: s.customer_id,
+                membership_id: s.membership_id,
+                email: s.email.clone(),
+                email_verified: s.email_verified,
+                password_hash: Some(s.password_hash.clone()),
+                name: s.name.clone(),
+                surname: s.surname.clone(),
+                role: roster_core::role::Role::Root,
+                audit: s.audit.clone(),
+                now: s.now,
+            }
+        );
         if let Some((code_hash, expires_at, message)) = &s.verification {
             crate::customers::upsert_code!(
-                &mut *$conn, s.customer_id, crate::customers::PURPOSE_EMAIL_VERIFICATION, &s.email, code_hash,
-                *expires_at, s.now
+                &mut *$conn,
+                s.customer_id,
+                crate::customers::PURPOSE_EMAIL_VERIFICATION,
+                &s.email,
+                code_hash,
+                *expires_at,
+                s.now
             );
             crate::outbox::insert_message!(&mut *$conn, Some(s.organization_id), Some(s.customer_id), message, s.now);
         }
@@ -186,19 +194,19 @@ impl Store {
     async fn try_create_signup(&self, s: &NewSignup) -> StoreResult<Result<String, roster_core::Error>> {
         let result: StoreResult<Result<String, roster_core::Error>> = dispatch!(self, write, |pool| {
             async {
-            let mut tx = crate::begin_write(pool).await?;
-            let taken: Option<i32> = sqlx::query_scalar("SELECT 1 FROM customers WHERE email = $1")
-                .bind(&s.email)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if taken.is_some() {
-                return Ok(Err(roster_core::Error::Conflict(EMAIL_TAKEN.into())));
+                let mut tx = crate::begin_write(pool).await?;
+                let taken: Option<i32> = sqlx::query_scalar("SELECT 1 FROM customers WHERE email = $1")
+                    .bind(&s.email)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if taken.is_some() {
+                    return Ok(Err(roster_core::Error::Conflict(EMAIL_TAKEN.into())));
+                }
+                let slug = insert_signup!(&mut *tx, s);
+                tx.commit().await?;
+                Ok(Ok(slug))
             }
-            let slug = insert_signup!(&mut *tx, s);
-            tx.commit().await?;
-            Ok(Ok(slug))
-        }
-        .await
+            .await
         });
         result
     }

@@ -86,7 +86,9 @@ impl Store {
                     .await?;
             let free = account.is_none();
             let (password_hash, name, surname, organization_name) = match free {
-                true => (Some(p.password_hash.as_str()), p.name.as_str(), p.surname.as_str(), p.organization_name.as_str()),
+                true => {
+                    (Some(p.password_hash.as_str()), p.name.as_str(), p.surname.as_str(), p.organization_name.as_str())
+                }
                 // Nothing the caller sent is kept for an address that is not theirs.
                 false => (None, "", "", ""),
             };
@@ -186,7 +188,10 @@ impl Store {
                     let right = roster_core::secret::constant_time_eq(&expected, &r.code_hash);
                     match (right, r.password_hash, taken) {
                         (true, Some(password_hash), None) => {
-                            sqlx::query("DELETE FROM pending_signups WHERE id = $1").bind(r.id).execute(&mut *tx).await?;
+                            sqlx::query("DELETE FROM pending_signups WHERE id = $1")
+                                .bind(r.id)
+                                .execute(&mut *tx)
+                                .await?;
                             let signup = build(ProvedSignup {
                                 email: email.to_owned(),
                                 password_hash,

@@ -70,7 +70,10 @@ dual_test! {
 
 /// How many organizations the test's database holds.
 async fn organizations(app: &TestApp) -> i64 {
-    on_db!(app, |conn| sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM organizations").fetch_one(&mut conn).await.unwrap())
+    on_db!(app, |conn| sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM organizations")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap())
 }
 
 dual_test! {

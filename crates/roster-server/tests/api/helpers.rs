@@ -287,7 +287,9 @@ impl TestApp {
                 .await
                 .unwrap();
         });
-        self.call(Method::POST, "/v1/auth/email/verification/resend", Some(&account.token), None).await.assert(202, None);
+        self.call(Method::POST, "/v1/auth/email/verification/resend", Some(&account.token), None)
+            .await
+            .assert(202, None);
         self.code_for(&account.email).await
     }
 
