@@ -172,7 +172,18 @@ pub fn markdown() -> String {
          - A manager manages only the teams they belong to; admins and owners manage every team.\n\
          - Nobody acts on a person whose role is above their own, and only an owner acts on an owner.\n\
          - Nobody grants a role above their own; ownership moves only by the two-step transfer.\n\
-         - An organization always keeps at least one owner.\n",
+         - An organization always keeps at least one owner.\n\n\
+         Isolation between organizations is proven by `crates/roster-server/tests/api/isolation.rs`,\n\
+         on SQLite and PostgreSQL. It builds a second organization with one real object of every kind\n\
+         (people, team, invitation, personal and team channels, service, domain, deliveries, alert,\n\
+         API key) and calls every route above that takes an id with those ids: the first\n\
+         organization's owner, an admin and an API key with every scope must get 404 `NOT_FOUND`, and\n\
+         its lower roles exactly what an id that does not exist gets; a route with two ids is also\n\
+         called with the caller's own outer object. Every id a body or query carries (each UUID field\n\
+         in `/openapi.json`) must answer as an absent id. The second organization must then read\n\
+         exactly as before, and the first organization's own ids must be found. A route whose id the\n\
+         walk cannot map to a kind of object fails it. Routes whose parameter is a secret token\n\
+         (invitation answers, unsubscribe links) are not walked: a token names no organization.\n",
     );
     out
 }

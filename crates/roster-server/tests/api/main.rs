@@ -15,6 +15,7 @@ mod delivery_health;
 mod durability;
 mod export;
 mod invitations;
+mod isolation;
 mod members;
 mod organization;
 mod passwords;

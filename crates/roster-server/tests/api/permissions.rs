@@ -2,7 +2,8 @@
 //! `roster_server::http::permissions::ROUTES`, for every role, and for API
 //! keys with and without the route's scope, answers 401/403 exactly when the
 //! matrix says so. Bodies are `{}` and ids random, so an allowed call is
-//! refused later (404, 409, 422) and the walk changes nothing.
+//! refused later (404, 409, 422) and the walk changes nothing. That real ids of
+//! another organization are refused is walked in `isolation.rs`.
 
 use crate::helpers::*;
 use reqwest::Method;

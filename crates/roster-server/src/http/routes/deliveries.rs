@@ -186,12 +186,14 @@ impl From<DeliveryRow> for DeliverySummary {
 #[into_params(parameter_in = Query)]
 pub struct DeliveryParams {
     /// Only deliveries through this channel.
+    #[param(format = Uuid)]
     pub channel: Option<String>,
     /// Only deliveries in this state: `pending`, `sending`, `sent`, `failed` or `skipped`.
     pub status: Option<String>,
     /// Only deliveries of this kind: `verification`, `test`, `alert` or `notice` (Roster telling an owner it turned a channel off).
     pub kind: Option<String>,
     /// Only the deliveries of this alert.
+    #[param(format = Uuid)]
     pub alert: Option<String>,
 }
 
