@@ -270,6 +270,10 @@ pub struct Config {
     /// How long shutdown waits for in-flight requests and sends.
     pub shutdown_grace_secs: u64,
     pub session_ttl_hours: u64,
+    /// How long after a login, or a `POST /v1/auth/reauthenticate`, a session may
+    /// take sensitive actions (delete the account, change the login email,
+    /// create API keys, offer the ownership) without confirming again.
+    pub reauthentication_window_secs: u64,
     pub code_ttl_minutes: u64,
     pub code_max_attempts: u32,
     /// How long an invitation link stays valid; a reminder starts it afresh.
@@ -331,6 +335,7 @@ impl Default for Config {
             cors_allowed_origins: Vec::new(),
             shutdown_grace_secs: 30,
             session_ttl_hours: 24 * 30,
+            reauthentication_window_secs: 10 * 60,
             code_ttl_minutes: 15,
             code_max_attempts: 5,
             invitation_ttl_days: 7,

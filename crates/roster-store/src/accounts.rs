@@ -223,7 +223,8 @@ impl Store {
         }))
     }
 
-    /// Starts a session: stores the token's hash and notes the login.
+    /// Starts a session: stores the token's hash and notes the login. A login
+    /// proved the password (and second factor), so the session starts confirmed.
     pub async fn create_session(
         &self,
         customer: CustomerId,
@@ -235,7 +236,8 @@ impl Store {
         dispatch!(self, write, |pool| {
             let mut tx = crate::begin_write(pool).await?;
             sqlx::query(
-                "INSERT INTO access_tokens (id, customer_id, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO access_tokens (id, customer_id, token_hash, created_at, expires_at, confirmed_at)
+                 VALUES ($1, $2, $3, $4, $5, $4)",
             )
             .bind(token_id.0)
             .bind(customer.0)
@@ -262,6 +264,19 @@ impl Store {
         }))
     }
 
+    /// Notes that a session just proved its owner's password or second factor again.
+    pub async fn confirm_session(&self, token_id: Uuid, now: OffsetDateTime) -> StoreResult<bool> {
+        Ok(dispatch!(self, write, |pool| {
+            sqlx::query("UPDATE access_tokens SET confirmed_at = $1 WHERE id = $2 AND expires_at > $1")
+                .bind(now)
+                .bind(token_id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+                > 0
+        }))
+    }
+
     /// The principal behind a live session token.
     pub async fn principal_by_session(
         &self,
@@ -269,8 +284,9 @@ impl Store {
         now: OffsetDateTime,
     ) -> StoreResult<Option<PrincipalRow>> {
         const SQL: &str =
-            "SELECT c.id AS customer_id, c.organization_id, c.role, c.status, t.id AS credential_id, NULL AS scopes
-             FROM access_tokens t JOIN customers c ON c.id = t.customer_id
+            "SELECT c.id AS customer_id, c.organization_id, c.role, c.status, t.id AS credential_id, NULL AS scopes,
+                    t.confirmed_at, CASE WHEN o.require_totp AND c.totp_enabled_at IS NULL THEN 1 ELSE 0 END AS totp_enrolment_pending
+             FROM access_tokens t JOIN customers c ON c.id = t.customer_id JOIN organizations o ON o.id = c.organization_id
              WHERE t.token_hash = $1 AND t.expires_at > $2";
         if let Some(reader) = self.reader() {
             return reader.read(|c| reader::one(c, SQL, &[&token_hash, &reader::At(now)], PrincipalRow::decode));
@@ -287,8 +303,10 @@ impl Store {
         now: OffsetDateTime,
     ) -> StoreResult<Option<PrincipalRow>> {
         const SQL: &str =
-            "SELECT c.id AS customer_id, c.organization_id, c.role, c.status, k.id AS credential_id, k.scopes
-             FROM api_keys k JOIN customers c ON c.id = k.customer_id
+            "SELECT c.id AS customer_id, c.organization_id, c.role, c.status, k.id AS credential_id, k.scopes,
+                    CAST(NULL AS TIMESTAMPTZ) AS confirmed_at,
+                    CASE WHEN o.require_totp AND c.totp_enabled_at IS NULL THEN 1 ELSE 0 END AS totp_enrolment_pending
+             FROM api_keys k JOIN customers c ON c.id = k.customer_id JOIN organizations o ON o.id = c.organization_id
              WHERE k.secret_hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > $2)";
         if let Some(reader) = self.reader() {
             return reader.read(|c| reader::one(c, SQL, &[&secret_hash, &reader::At(now)], PrincipalRow::decode));

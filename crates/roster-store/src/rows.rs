@@ -79,6 +79,10 @@ pub struct PrincipalRow {
     pub credential_id: Uuid,
     /// The API key's scopes; `None` for a login session.
     pub scopes: Option<String>,
+    /// When the session last proved the password or second factor; `None` for an API key.
+    pub confirmed_at: Option<OffsetDateTime>,
+    /// 1 when the organization requires a second factor and this person has none yet.
+    pub totp_enrolment_pending: i32,
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -230,6 +234,8 @@ impl Decode for PrincipalRow {
             status: r.get("status")?,
             credential_id: r.uuid("credential_id")?,
             scopes: r.get("scopes")?,
+            confirmed_at: r.opt_time("confirmed_at")?,
+            totp_enrolment_pending: r.get("totp_enrolment_pending")?,
         })
     }
 }

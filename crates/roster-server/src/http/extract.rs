@@ -1,9 +1,10 @@
 //! Extractors: the request's body, its caller and where it came from.
 
+use super::permissions::{listed, DURING_TOTP_ENROLMENT, FRESH_CONFIRMATION};
 use super::problem::ApiError;
 use crate::state::AppState;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, MatchedPath, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use bytes::Bytes;
@@ -17,6 +18,7 @@ use roster_core::Error;
 use serde::de::DeserializeOwned;
 use std::marker::PhantomData;
 use std::net::{IpAddr, SocketAddr};
+use time::{Duration, OffsetDateTime};
 
 /// A JSON body. Errors follow the API's rules: not JSON → 400, not sent as
 /// JSON → 415, too large → 413, JSON of the wrong shape → 422 naming the field.
@@ -86,12 +88,15 @@ pub struct Principal {
     pub organization_id: OrganizationId,
     pub role: Role,
     pub credential: Credential,
+    /// The organization requires a second factor this person has not enrolled.
+    pub totp_enrolment_pending: bool,
 }
 
 #[derive(Debug, Clone)]
 pub enum Credential {
-    /// A login session; can do whatever the role allows.
-    Session { token_id: uuid::Uuid },
+    /// A login session; can do whatever the role allows. `confirmed_at`: when
+    /// it last proved the password or second factor (a login, a reauthentication).
+    Session { token_id: uuid::Uuid, confirmed_at: Option<OffsetDateTime> },
     /// An API key; can do what both its scopes and its creator's current role allow.
     ApiKey { key_id: uuid::Uuid, scopes: ScopeSet },
 }
@@ -202,7 +207,36 @@ where
         if let Some(action) = A::ACTION {
             principal.may(action)?;
         }
+        let route = parts.extensions.get::<MatchedPath>().map(MatchedPath::as_str).unwrap_or_default();
+        let method = parts.method.as_str();
+        if principal.totp_enrolment_pending && !listed(DURING_TOTP_ENROLMENT, method, route) {
+            return Err(ApiError::Coded {
+                status: StatusCode::FORBIDDEN,
+                code: "TOTP_ENROLMENT_REQUIRED",
+                detail: "your organization requires a second factor: enrol one with POST /v1/customer/totp first"
+                    .into(),
+            });
+        }
+        if listed(FRESH_CONFIRMATION, method, route) {
+            let window = Duration::seconds(state.config().reauthentication_window_secs as i64);
+            principal.confirmed_since(roster_core::clock::now() - window)?;
+        }
         Ok(Auth { principal, _action: PhantomData })
+    }
+}
+
+impl Principal {
+    /// Checks that this is a login session that proved its password or second
+    /// factor after `since`: sensitive actions need it, and an API key never has it.
+    pub fn confirmed_since(&self, since: OffsetDateTime) -> Result<(), ApiError> {
+        let detail = match &self.credential {
+            Credential::Session { confirmed_at: Some(at), .. } if *at > since => return Ok(()),
+            Credential::Session { .. } => {
+                "confirm it is you: POST /v1/auth/reauthenticate with your password or a second-factor code, then retry"
+            }
+            Credential::ApiKey { .. } => "an API key cannot take this action; use a login session",
+        };
+        Err(ApiError::Coded { status: StatusCode::FORBIDDEN, code: "REAUTHENTICATION_REQUIRED", detail: detail.into() })
     }
 }
 
@@ -231,10 +265,16 @@ async fn authenticate(state: &AppState, parts: &Parts) -> Result<Principal, ApiE
         return Err(unauthorized("this account receives notifications only and cannot use the API"));
     }
     let credential = match row.scopes {
-        None => Credential::Session { token_id: row.credential_id },
+        None => Credential::Session { token_id: row.credential_id, confirmed_at: row.confirmed_at },
         Some(scopes) => Credential::ApiKey { key_id: row.credential_id, scopes: ScopeSet::from_stored(&scopes) },
     };
-    Ok(Principal { customer_id: row.customer_id, organization_id: row.organization_id, role: row.role, credential })
+    Ok(Principal {
+        customer_id: row.customer_id,
+        organization_id: row.organization_id,
+        role: row.role,
+        credential,
+        totp_enrolment_pending: row.totp_enrolment_pending != 0,
+    })
 }
 
 /// The client's address: the peer's, or with `trust_forwarded_for` the first

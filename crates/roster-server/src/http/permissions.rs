@@ -133,7 +133,35 @@ pub const ROUTES: &[RouteRule] = &[
     rule("POST", "/v1/customer/totp", A(Action::ProfileWrite)),
     rule("DELETE", "/v1/customer/totp", A(Action::ProfileWrite)),
     rule("POST", "/v1/customer/totp/confirm", A(Action::ProfileWrite)),
+    rule("POST", "/v1/auth/reauthenticate", Authenticated),
 ];
+
+/// Sensitive actions: only a login session that proved its password or second
+/// factor within `reauthentication_window_secs` may take them (a login counts;
+/// `POST /v1/auth/reauthenticate` renews it). API keys never may: 403
+/// `REAUTHENTICATION_REQUIRED`. Checked by the `Auth` extractor, by route.
+pub const FRESH_CONFIRMATION: &[(&str, &str)] = &[
+    ("DELETE", "/v1/customer"),
+    ("PUT", "/v1/customer/username"),
+    ("POST", "/v1/api-keys"),
+    ("POST", "/v1/organization/ownership-transfer"),
+];
+
+/// What a person may still do while their organization requires a second
+/// factor they have not enrolled: see themselves, enrol, log out. Everything
+/// else, for their sessions and API keys alike, is 403 `TOTP_ENROLMENT_REQUIRED`.
+pub const DURING_TOTP_ENROLMENT: &[(&str, &str)] = &[
+    ("GET", "/v1/customer"),
+    ("POST", "/v1/customer/totp"),
+    ("POST", "/v1/customer/totp/confirm"),
+    ("DELETE", "/v1/customer/totp"),
+    ("POST", "/v1/auth/logout"),
+];
+
+/// Whether `method path` (a route template, as matched) is in `list`.
+pub fn listed(list: &[(&str, &str)], method: &str, path: &str) -> bool {
+    list.iter().any(|(m, p)| *m == method && *p == path)
+}
 
 /// The roles a matrix column is shown for (notify-only contacts cannot log in at all).
 pub const MATRIX_ROLES: [Role; 5] = [Role::Root, Role::Admin, Role::Manager, Role::User, Role::Viewer];
@@ -185,6 +213,22 @@ pub fn markdown() -> String {
          walk cannot map to a kind of object fails it. Routes whose parameter is a secret token\n\
          (invitation answers, unsubscribe links) are not walked: a token names no organization.\n",
     );
+    let list = |title: &str, routes: &[(&str, &str)]| {
+        let routes: Vec<String> = routes.iter().map(|(m, p)| format!("- `{m} {p}`\n")).collect();
+        format!("\n{title}\n\n{}", routes.concat())
+    };
+    out.push_str(&list(
+        "Sensitive actions: a login session that proved its password or second factor within\n\
+         `reauthentication_window_secs` (10 minutes by default; a login counts, and\n\
+         `POST /v1/auth/reauthenticate` renews it), else 403 `REAUTHENTICATION_REQUIRED`.\n\
+         API keys never take them.",
+        FRESH_CONFIRMATION,
+    ));
+    out.push_str(&list(
+        "While the organization requires a second factor that the caller has not enrolled, their\n\
+         sessions and API keys reach only these routes; anything else is 403 `TOTP_ENROLMENT_REQUIRED`.",
+        DURING_TOTP_ENROLMENT,
+    ));
     out
 }
 

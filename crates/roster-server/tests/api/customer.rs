@@ -483,7 +483,7 @@ dual_test! {
         let rows = rows_for(&app, &owner).await;
 
         let r = app.delete("/v1/customer", &secret_of(&writer), Some(json!({ "reason": "poor-features" }))).await;
-        r.assert(403, Some("FORBIDDEN"));
+        r.assert(403, Some("REAUTHENTICATION_REQUIRED"));
         assert!(r.body["detail"].as_str().unwrap().contains("session"), "says what is needed: {}", r.text);
         let r = app.delete("/v1/customer", &secret_of(&reader), Some(json!({ "reason": "poor-features" }))).await;
         r.assert(403, Some("FORBIDDEN"));

@@ -21,6 +21,7 @@ mod organization;
 mod passwords;
 mod permissions;
 mod platform;
+mod reauthentication;
 mod redaction;
 mod scale_out;
 mod services;

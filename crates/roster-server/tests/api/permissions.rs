@@ -9,7 +9,7 @@ use crate::helpers::*;
 use reqwest::Method;
 use roster_core::role::Role;
 use roster_core::scope::Scope;
-use roster_server::http::permissions::{Access, MATRIX_ROLES, ROUTES};
+use roster_server::http::permissions::{listed, Access, FRESH_CONFIRMATION, MATRIX_ROLES, ROUTES};
 use serde_json::json;
 
 fn method(m: &str) -> Method {
@@ -96,6 +96,11 @@ dual_test! {
             r.assert(403, Some("FORBIDDEN"));
             assert!(r.body["detail"].as_str().unwrap().contains(action.scope().as_str()), "{}", r.text);
             let r = call(&app, rule.method, &path, Some(&key(vec![action.scope().as_str()]).await)).await;
+            if listed(FRESH_CONFIRMATION, rule.method, rule.path) {
+                // Sensitive actions are for recently confirmed login sessions only, whatever a key's scopes.
+                r.assert(403, Some("REAUTHENTICATION_REQUIRED"));
+                continue;
+            }
             assert!(r.status != 401 && r.status != 403, "{} {} with `{}`: {}", rule.method, rule.path, action.scope(), r.text);
         }
     }

@@ -176,6 +176,10 @@ dual_test! {
         app.patch("/v1/organization", &admin.token, json!({ "require_totp": true })).await.assert(403, Some("FORBIDDEN"));
         let r = app.get("/v1/organization", &owner.token).await;
         assert_eq!(r.body["require_totp"], false);
+        // An owner without a second factor would lock themselves into enrolment.
+        app.patch("/v1/organization", &owner.token, json!({ "require_totp": true })).await.assert(409, Some("CONFLICT"));
+        assert_eq!(app.get("/v1/organization", &owner.token).await.body["require_totp"], false);
+        enrol(&app, &owner).await;
 
         let r = app.patch("/v1/organization", &owner.token, json!({ "require_totp": true })).await;
         r.assert(200, None);
@@ -189,7 +193,41 @@ dual_test! {
         r.assert(401, Some("TOTP_REQUIRED"));
 
         app.patch("/v1/organization", &owner.token, json!({ "require_totp": false })).await.assert(200, None);
-        let r = app.login(&owner.email, PASSWORD).await;
+        let r = app.login(&admin.email, PASSWORD).await;
         assert_eq!(r.body["totp_enrolment_required"], false, "{}", r.text);
+    }
+}
+
+dual_test! {
+    async fn members_without_a_required_second_factor_can_only_enrol(app) {
+        let owner = app.signup().await;
+        let member = app.add_member(&owner, Role::Manager).await;
+        let r = app.post("/v1/api-keys", Some(&member.token), json!({ "name": "ci", "scopes": ["teams:read"] })).await;
+        r.assert(201, None);
+        let key = r.body["secret"].as_str().unwrap().to_owned();
+        app.get("/v1/teams", &member.token).await.assert(200, None);
+        enrol(&app, &owner).await;
+        app.patch("/v1/organization", &owner.token, json!({ "require_totp": true })).await.assert(200, None);
+
+        // The member's existing session and key stop at everything but enrolment.
+        for token in [&member.token, &key] {
+            let r = app.get("/v1/teams", token).await;
+            r.assert(403, Some("TOTP_ENROLMENT_REQUIRED"));
+            assert!(r.body["detail"].as_str().unwrap().contains("/v1/customer/totp"), "{}", r.text);
+        }
+        app.patch("/v1/customer", &member.token, json!({ "name": "Max" })).await.assert(403, Some("TOTP_ENROLMENT_REQUIRED"));
+        app.get("/v1/customer", &member.token).await.assert(200, None);
+        // The owner, enrolled, is not held back.
+        app.get("/v1/teams", &owner.token).await.assert(200, None);
+
+        enrol(&app, &member).await;
+        app.get("/v1/teams", &member.token).await.assert(200, None);
+        app.get("/v1/teams", &key).await.assert(200, None);
+
+        // Dropping the factor again confines the member once more.
+        let r = app.delete("/v1/customer/totp", &member.token, Some(json!({ "password": PASSWORD }))).await;
+        r.assert(204, None);
+        app.get("/v1/teams", &member.token).await.assert(403, Some("TOTP_ENROLMENT_REQUIRED"));
+        app.post("/v1/auth/logout", Some(&member.token), json!({})).await.assert(204, None);
     }
 }

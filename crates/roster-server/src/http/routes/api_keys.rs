@@ -98,7 +98,7 @@ impl ApiKeyView {
         (status = 201, body = CreatedApiKey),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json", description = "Lacks `api-keys:write`"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Lacks `api-keys:write`; or not a session confirmed in the last minutes, API keys included (`REAUTHENTICATION_REQUIRED`)"),
         (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json", description = "Invalid name, unknown scope, a scope beyond the caller's, or an expiry in the past"),
     )

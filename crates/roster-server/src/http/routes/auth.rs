@@ -340,7 +340,7 @@ fn totp_required(detail: &str) -> ApiError {
 )]
 pub async fn create_logout(State(state): State<AppState>, auth: Auth) -> ApiResult<StatusCode> {
     match auth.credential {
-        Credential::Session { token_id } => {
+        Credential::Session { token_id, .. } => {
             state.store().delete_session(token_id).await?;
             Ok(StatusCode::NO_CONTENT)
         }

@@ -4,7 +4,7 @@ use super::auth::{own_customer, parse_code, CodeRequest, CodeSent};
 use super::organization::{limits, plan_limits};
 use crate::app::accounts;
 use crate::app::audit::Actor;
-use crate::http::extract::{act, ApiJson, ApiPath, Auth, ClientIp, Credential, RequestId};
+use crate::http::extract::{act, ApiJson, ApiPath, Auth, ClientIp, RequestId};
 use crate::http::problem::{ApiResult, Problem};
 use crate::state::AppState;
 use axum::extract::State;
@@ -265,7 +265,7 @@ pub struct Deleted {
         (status = 200, body = Deleted),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json", description = "Called with an API key"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Not a session confirmed in the last minutes, API keys included (`REAUTHENTICATION_REQUIRED`)"),
         (status = 409, body = Problem, content_type = "application/problem+json", description = "The last owner must transfer ownership first"),
         (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json", description = "Missing or malformed reason"),
@@ -278,12 +278,7 @@ pub async fn delete_customer(
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<DeleteCustomerRequest>,
 ) -> ApiResult<Json<Deleted>> {
-    if !matches!(auth.credential, Credential::Session { .. }) {
-        return Err(Error::Forbidden(
-            "an account can only be deleted from a login session, not with an API key".into(),
-        )
-        .into());
-    }
+    // Only a recently confirmed login session gets here (`permissions::FRESH_CONFIRMATION`).
     let reason = Slug::parse(&body.reason).map_err(|p| p.at("reason"))?;
     let actor = actor(&auth, request_id, ip);
     let audit =
@@ -319,7 +314,7 @@ pub struct UsernameChangeRequest {
         (status = 415, body = Problem, content_type = "application/problem+json", description = "The body is not `application/json`"),
         (status = 202, body = CodeSent),
         (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Lacks `customers:write`; or not a session confirmed in the last minutes, API keys included (`REAUTHENTICATION_REQUIRED`)"),
         (status = 409, body = Problem, content_type = "application/problem+json", description = "The address is in use"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
         (status = 429, body = Problem, content_type = "application/problem+json", description = "Too many codes requested"),

@@ -191,6 +191,7 @@ fn parse_logo_url(raw: &str) -> Result<Option<String>, FieldProblem> {
         (status = 400, body = Problem, content_type = "application/problem+json", description = "The body is not JSON"),
         (status = 401, body = Problem, content_type = "application/problem+json", description = "No valid credentials"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "Not an admin or owner, or lacks `organization:write`; `require_totp` from a non-owner"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "`require_totp: true` from an owner who has no second factor"),
         (status = 415, body = Problem, content_type = "application/problem+json", description = "The body is not sent as JSON"),
         (status = 422, body = Problem, content_type = "application/problem+json", description = "No field given, or an invalid one"),
     )
@@ -214,6 +215,13 @@ pub async fn update_organization(
     let name = body.name.as_deref().and_then(|n| errors.check("name", DisplayName::parse(n)));
     let logo_url = body.logo_url.as_deref().and_then(|u| errors.check("logo_url", parse_logo_url(u)));
     errors.finish()?;
+    // Requiring a factor the owner lacks would confine the owner, too, to enrolment.
+    if body.require_totp == Some(true) && state.store().totp_state(auth.customer_id).await?.enabled_at.is_none() {
+        return Err(Error::Conflict(
+            "enrol a second factor yourself (POST /v1/customer/totp) before requiring one of everybody".into(),
+        )
+        .into());
+    }
     let changed: Vec<&str> =
         [("name", name.is_some()), ("logo_url", logo_url.is_some()), ("require_totp", body.require_totp.is_some())]
             .into_iter()

@@ -32,12 +32,13 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(confirm_password_reset))
         .routes(routes!(start_totp, delete_totp))
         .routes(routes!(confirm_totp))
+        .routes(routes!(reauthenticate))
 }
 
 /// The session behind a request; these routes change how a person logs in, which an API key may not.
 fn session_of<A: crate::http::extract::RequiredAction>(auth: &Auth<A>) -> Result<uuid::Uuid, Error> {
     match auth.credential {
-        Credential::Session { token_id } => Ok(token_id),
+        Credential::Session { token_id, .. } => Ok(token_id),
         Credential::ApiKey { .. } => Err(Error::invalid(
             "authorization",
             "not_a_session",
@@ -68,6 +69,89 @@ async fn confirm_password(
         return Err(Error::invalid(field, "incorrect_password", "is not your current password"));
     }
     Ok(())
+}
+
+/// Checks the caller's password, or else a current code of their enabled
+/// authenticator; failures count like failed logins for the address.
+async fn confirm_identity(
+    state: &AppState,
+    customer: &roster_store::rows::CustomerRow,
+    totp: &roster_store::totp::TotpState,
+    password: Option<&str>,
+    code: Option<&str>,
+) -> Result<(), Error> {
+    match (password, code) {
+        (Some(password), _) => confirm_password(state, customer, password, "password").await,
+        (None, Some(code)) => {
+            let failures_key = rate_limit::email_key(state, "login:email", &customer.email);
+            rate_limit::check(state, &failures_key, state.config().login_max_failures, window(state)).await?;
+            let right = match (&totp.secret, totp.enabled_at) {
+                (Some(sealed), Some(_)) => accounts::check_totp_code(state, customer.id, sealed, code).await?,
+                _ => false,
+            };
+            if !right {
+                rate_limit::hit(state, &failures_key, u32::MAX, window(state)).await?;
+                return Err(Error::invalid("code", "invalid_code", "is not the current code of the authenticator app"));
+            }
+            Ok(())
+        }
+        (None, None) => Err(Error::invalid("password", "required", "or `code` is needed to confirm it is you")),
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReauthenticateRequest {
+    /// Your current password…
+    pub password: Option<String>,
+    /// …or a current code from your authenticator app.
+    #[schema(example = "492039")]
+    pub code: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Reauthenticated {
+    /// Until when this session may take sensitive actions without confirming again.
+    #[serde(with = "time::serde::rfc3339")]
+    pub confirmed_until: OffsetDateTime,
+}
+
+/// Confirm it is you, so that this session may take sensitive actions.
+///
+/// Deleting the account, changing the login email, creating API keys and
+/// offering the organization's ownership need a session that proved its
+/// password or second factor recently (`reauthentication_window_secs`, 10
+/// minutes by default); a login counts. Without it they answer 403
+/// `REAUTHENTICATION_REQUIRED`. Wrong answers count as failed logins.
+#[utoipa::path(
+    post, path = "/v1/auth/reauthenticate", tag = "auth",
+    security(("bearer" = [])),
+    request_body = ReauthenticateRequest,
+    responses(
+        (status = 200, body = Reauthenticated),
+        (status = 400, body = Problem, content_type = "application/problem+json", description = "The body is not JSON"),
+        (status = 401, body = Problem, content_type = "application/problem+json", description = "No valid credentials"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "The organization requires a second factor the caller has not enrolled (`TOTP_ENROLMENT_REQUIRED`)"),
+        (status = 415, body = Problem, content_type = "application/problem+json", description = "The body is not `application/json`"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "Neither a correct password nor a correct code, or an API key"),
+        (status = 429, body = Problem, content_type = "application/problem+json", description = "Too many wrong attempts"),
+    )
+)]
+pub async fn reauthenticate(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiJson(body): ApiJson<ReauthenticateRequest>,
+) -> ApiResult<Json<Reauthenticated>> {
+    let session = session_of(&auth)?;
+    let customer = super::auth::own_customer(&state, &auth).await?;
+    let totp = state.store().totp_state(auth.customer_id).await?;
+    confirm_identity(&state, &customer, &totp, body.password.as_deref(), body.code.as_deref()).await?;
+    let now = roster_core::clock::now();
+    if !state.store().confirm_session(session, now).await? {
+        return Err(Error::Unauthorized("the session ended".into()).into());
+    }
+    let window = Duration::seconds(state.config().reauthentication_window_secs as i64);
+    Ok(Json(Reauthenticated { confirmed_until: now + window }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -428,26 +512,7 @@ pub async fn delete_totp(
     session_of(&auth)?;
     let customer = super::auth::own_customer(&state, &auth).await?;
     let totp = state.store().totp_state(auth.customer_id).await?;
-    match (&body.password, &body.code) {
-        (Some(password), _) => confirm_password(&state, &customer, password, "password").await?,
-        (None, Some(code)) => {
-            let failures_key = rate_limit::email_key(&state, "login:email", &customer.email);
-            rate_limit::check(&state, &failures_key, state.config().login_max_failures, window(&state)).await?;
-            let right = match (&totp.secret, totp.enabled_at) {
-                (Some(sealed), Some(_)) => accounts::check_totp_code(&state, auth.customer_id, sealed, code).await?,
-                _ => false,
-            };
-            if !right {
-                rate_limit::hit(&state, &failures_key, u32::MAX, window(&state)).await?;
-                return Err(
-                    Error::invalid("code", "invalid_code", "is not the current code of the authenticator app").into()
-                );
-            }
-        }
-        (None, None) => {
-            return Err(Error::invalid("password", "required", "or `code` is needed to remove the second factor").into())
-        }
-    }
+    confirm_identity(&state, &customer, &totp, body.password.as_deref(), body.code.as_deref()).await?;
     if totp.secret.is_none() {
         return Err(Error::Conflict("there is no second factor to remove".into()).into());
     }

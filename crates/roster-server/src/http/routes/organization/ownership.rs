@@ -72,7 +72,7 @@ impl From<OwnershipOfferRow> for OwnershipOfferView {
         (status = 201, body = OwnershipOfferView),
         (status = 400, body = Problem, content_type = "application/problem+json", description = "The body is not JSON"),
         (status = 401, body = Problem, content_type = "application/problem+json", description = "No valid credentials"),
-        (status = 403, body = Problem, content_type = "application/problem+json", description = "Not an owner, or lacks `organization:write`"),
+        (status = 403, body = Problem, content_type = "application/problem+json", description = "Not an owner, or lacks `organization:write`; or not a session confirmed in the last minutes, API keys included (`REAUTHENTICATION_REQUIRED`)"),
         (status = 404, body = Problem, content_type = "application/problem+json", description = "No such customer in the organization"),
         (status = 415, body = Problem, content_type = "application/problem+json", description = "The body is not sent as JSON"),
         (status = 422, body = Problem, content_type = "application/problem+json", description = "Not a UUID, yourself, a notify-only contact, or a suspended customer"),
