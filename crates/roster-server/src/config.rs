@@ -377,6 +377,11 @@ pub struct Overrides {
 }
 
 impl Config {
+    /// How long a login or a reauthentication lets a session take sensitive actions.
+    pub fn reauthentication_window(&self) -> time::Duration {
+        time::Duration::seconds(self.reauthentication_window_secs as i64)
+    }
+
     /// Reads the layers in order and validates the result.
     pub fn load(file: Option<&Path>, overrides: &Overrides) -> anyhow::Result<Self> {
         let mut fig = Figment::from(Serialized::defaults(Config::default()));

@@ -4,6 +4,11 @@ use crate::state::AppState;
 use roster_core::Error;
 use time::Duration;
 
+/// The window every limit counts in (`rate_limit_window_secs`).
+pub fn window(state: &AppState) -> Duration {
+    Duration::seconds(state.config().rate_limit_window_secs as i64)
+}
+
 /// Counts a hit on `key`; refuses with 429 once more than `max` fall in one window.
 pub async fn hit(state: &AppState, key: &str, max: u32, window: Duration) -> Result<(), Error> {
     let now = roster_core::clock::now();

@@ -18,7 +18,7 @@ use roster_core::Error;
 use serde::de::DeserializeOwned;
 use std::marker::PhantomData;
 use std::net::{IpAddr, SocketAddr};
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
 /// A JSON body. Errors follow the API's rules: not JSON → 400, not sent as
 /// JSON → 415, too large → 413, JSON of the wrong shape → 422 naming the field.
@@ -218,8 +218,7 @@ where
             });
         }
         if listed(FRESH_CONFIRMATION, method, route) {
-            let window = Duration::seconds(state.config().reauthentication_window_secs as i64);
-            principal.confirmed_since(roster_core::clock::now() - window)?;
+            principal.confirmed_since(roster_core::clock::now() - state.config().reauthentication_window())?;
         }
         Ok(Auth { principal, _action: PhantomData })
     }

@@ -18,7 +18,7 @@ use roster_core::password::Password;
 use roster_core::validation::FieldErrors;
 use roster_core::Error;
 use serde::{Deserialize, Serialize};
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -140,7 +140,7 @@ pub async fn create_signup(
         organization: organization.expect("checked"),
     };
     let config = state.config();
-    let window = Duration::seconds(config.rate_limit_window_secs as i64);
+    let window = rate_limit::window(&state);
     rate_limit::hit(&state, &format!("signup:ip:{ip}"), config.signup_max_per_ip, window).await?;
     let email_key = rate_limit::email_key(&state, "signup:email", input.email.as_str());
     rate_limit::hit(&state, &email_key, config.signup_max_per_email, window).await?;
@@ -191,7 +191,7 @@ pub async fn confirm_signup(
     let email = EmailAddress::parse(&body.email).map_err(|p| p.at("email"))?;
     let code = parse_code(&body.code)?;
     let config = state.config();
-    let window = Duration::seconds(config.rate_limit_window_secs as i64);
+    let window = rate_limit::window(&state);
     rate_limit::hit(&state, &format!("signup-confirm:ip:{ip}"), config.signup_max_per_ip, window).await?;
     let actor = Actor { request_id, ip: Some(ip.to_string()), ..Actor::default() };
     let outcome = accounts::confirm_signup(&state, &email, code, &actor).await?;
@@ -252,7 +252,7 @@ pub async fn create_login(
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
     let config = state.config();
-    let window = Duration::seconds(config.rate_limit_window_secs as i64);
+    let window = rate_limit::window(&state);
     let email = EmailAddress::parse(&body.email).map_err(|p| p.at("email"))?;
     if body.password.is_empty() {
         return Err(Error::invalid("password", "required", "must not be empty").into());

@@ -20,7 +20,7 @@ use roster_core::validation::FieldErrors;
 use roster_core::Error;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -47,10 +47,6 @@ fn session_of<A: crate::http::extract::RequiredAction>(auth: &Auth<A>) -> Result
     }
 }
 
-fn window(state: &AppState) -> Duration {
-    Duration::seconds(state.config().rate_limit_window_secs as i64)
-}
-
 /// Checks the caller's password, counted like a login: too many failures for
 /// the address are refused (429) for a while. A wrong one is a 422 on `field`.
 async fn confirm_password(
@@ -61,11 +57,11 @@ async fn confirm_password(
 ) -> Result<(), Error> {
     let config = state.config();
     let failures_key = rate_limit::email_key(state, "login:email", &customer.email);
-    rate_limit::check(state, &failures_key, config.login_max_failures, window(state)).await?;
+    rate_limit::check(state, &failures_key, config.login_max_failures, rate_limit::window(state)).await?;
     let hash = state.store().password_hash(customer.id).await?;
     let password = password.chars().take(Password::MAX + 1).collect::<String>();
     if !state.passwords().verify(&password, hash.as_deref()).await? {
-        rate_limit::hit(state, &failures_key, u32::MAX, window(state)).await?;
+        rate_limit::hit(state, &failures_key, u32::MAX, rate_limit::window(state)).await?;
         return Err(Error::invalid(field, "incorrect_password", "is not your current password"));
     }
     Ok(())
@@ -84,13 +80,14 @@ async fn confirm_identity(
         (Some(password), _) => confirm_password(state, customer, password, "password").await,
         (None, Some(code)) => {
             let failures_key = rate_limit::email_key(state, "login:email", &customer.email);
-            rate_limit::check(state, &failures_key, state.config().login_max_failures, window(state)).await?;
+            rate_limit::check(state, &failures_key, state.config().login_max_failures, rate_limit::window(state))
+                .await?;
             let right = match (&totp.secret, totp.enabled_at) {
                 (Some(sealed), Some(_)) => accounts::check_totp_code(state, customer.id, sealed, code).await?,
                 _ => false,
             };
             if !right {
-                rate_limit::hit(state, &failures_key, u32::MAX, window(state)).await?;
+                rate_limit::hit(state, &failures_key, u32::MAX, rate_limit::window(state)).await?;
                 return Err(Error::invalid("code", "invalid_code", "is not the current code of the authenticator app"));
             }
             Ok(())
@@ -150,8 +147,7 @@ pub async fn reauthenticate(
     if !state.store().confirm_session(session, now).await? {
         return Err(Error::Unauthorized("the session ended".into()).into());
     }
-    let window = Duration::seconds(state.config().reauthentication_window_secs as i64);
-    Ok(Json(Reauthenticated { confirmed_until: now + window }))
+    Ok(Json(Reauthenticated { confirmed_until: now + state.config().reauthentication_window() }))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -248,10 +244,15 @@ pub async fn request_password_reset(
 ) -> ApiResult<(StatusCode, Json<PasswordResetAccepted>)> {
     let config = state.config();
     let email = EmailAddress::parse(&body.email).map_err(|p| p.at("email"))?;
-    rate_limit::hit(&state, &format!("password-reset:ip:{ip}"), config.password_reset_max_per_ip, window(&state))
-        .await?;
+    rate_limit::hit(
+        &state,
+        &format!("password-reset:ip:{ip}"),
+        config.password_reset_max_per_ip,
+        rate_limit::window(&state),
+    )
+    .await?;
     let email_key = rate_limit::email_key(&state, "password-reset:email", email.as_str());
-    rate_limit::hit(&state, &email_key, config.password_reset_max_per_email, window(&state)).await?;
+    rate_limit::hit(&state, &email_key, config.password_reset_max_per_email, rate_limit::window(&state)).await?;
     // The code and its hash are made for every address, so both cases do the same work.
     let code = roster_core::secret::verification_code();
     let hash = state.key().hash_code(PURPOSE_PASSWORD_RESET, email.as_str(), &code);
@@ -320,8 +321,13 @@ pub async fn confirm_password_reset(
     errors.finish()?;
     let (email, new_password) = (email.expect("checked"), new_password.expect("checked"));
     let code = parse_code(&body.code)?;
-    rate_limit::hit(&state, &format!("password-reset:ip:{ip}"), config.password_reset_max_per_ip, window(&state))
-        .await?;
+    rate_limit::hit(
+        &state,
+        &format!("password-reset:ip:{ip}"),
+        config.password_reset_max_per_ip,
+        rate_limit::window(&state),
+    )
+    .await?;
     let hash = state.passwords().hash(&new_password).await?;
     let key = state.key().clone();
     let audit = |org, customer: roster_core::ids::CustomerId| {
@@ -456,11 +462,11 @@ pub async fn confirm_totp(
         (Some(sealed), None) => sealed,
     };
     let key = format!("totp-confirm:{}", auth.customer_id);
-    rate_limit::check(&state, &key, state.config().login_max_failures, window(&state)).await?;
+    rate_limit::check(&state, &key, state.config().login_max_failures, rate_limit::window(&state)).await?;
     if !roster_core::totp::is_code_format(body.code.trim())
         || !accounts::check_totp_code(&state, auth.customer_id, &sealed, &body.code).await?
     {
-        rate_limit::hit(&state, &key, u32::MAX, window(&state)).await?;
+        rate_limit::hit(&state, &key, u32::MAX, rate_limit::window(&state)).await?;
         return Err(Error::invalid("code", "invalid_code", "is not the current code of the authenticator app").into());
     }
     let (codes, hashes) = accounts::recovery_codes(&state, auth.customer_id);

@@ -26,7 +26,7 @@ use roster_store::invitations::{AcceptInvitation, AcceptedNotice, Invitee, Token
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::net::IpAddr;
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -86,14 +86,10 @@ pub struct AcceptedInvitation {
     pub team_id: TeamId,
 }
 
-fn window(state: &AppState) -> Duration {
-    Duration::seconds(state.config().rate_limit_window_secs as i64)
-}
-
 /// The invitation behind a link's token, counting the call against the client's limit.
 async fn find(state: &AppState, ip: IpAddr, token: &str) -> Result<TokenInvitation, Error> {
     let key = format!("invitation:ip:{ip}");
-    rate_limit::hit(state, &key, state.config().login_max_per_ip, window(state)).await?;
+    rate_limit::hit(state, &key, state.config().login_max_per_ip, rate_limit::window(state)).await?;
     if token_kind(token) != Some(TokenKind::Invitation) {
         return Err(Error::NotFound("invitation"));
     }
@@ -181,10 +177,10 @@ pub async fn accept_invitation(
             }
             let config = state.config();
             let failures_key = rate_limit::email_key(&state, "login:email", &inv.channel_value);
-            rate_limit::check(&state, &failures_key, config.login_max_failures, window(&state)).await?;
+            rate_limit::check(&state, &failures_key, config.login_max_failures, rate_limit::window(&state)).await?;
             let password = body.password.chars().take(Password::MAX + 1).collect::<String>();
             if !state.passwords().verify(&password, account.password_hash.as_deref()).await? {
-                rate_limit::hit(&state, &failures_key, u32::MAX, window(&state)).await?;
+                rate_limit::hit(&state, &failures_key, u32::MAX, rate_limit::window(&state)).await?;
                 return Err(Error::Unauthorized("the password is incorrect".into()).into());
             }
             state.store().rate_limit_reset(&failures_key).await?;
