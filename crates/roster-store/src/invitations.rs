@@ -126,7 +126,6 @@ pub struct InvitationReminder {
     pub now: OffsetDateTime,
 }
 
-const ANOTHER_ORGANIZATION: &str = "this address belongs to an account in another organization";
 const ALREADY_MEMBER: &str = "this address belongs to someone who is already a member of the team";
 
 impl Store {
@@ -157,9 +156,14 @@ impl Store {
 
     /// Issues an invitation and queues its email. A pending invitation to the
     /// same address for the team is replaced (its link dies). Refused when the
-    /// address is already a member of the team, belongs to another
-    /// organization, or a new person would take the organization past its
-    /// plan's members (customers plus pending invitations of addresses without an account).
+    /// address is already a member of the team, or a new person would take the
+    /// organization past its plan's members (customers plus pending invitations
+    /// of addresses without an account in it).
+    ///
+    /// An address with an account in another organization is invited like a
+    /// new one, by the same queries: refusing it here would tell the inviter
+    /// that the address is registered. Accepting refuses it instead, where only
+    /// the address's owner, who holds the link, learns why.
     pub async fn create_invitation(&self, inv: &NewInvitation) -> Result<InvitationRow, Error> {
         let dialect = self.dialect();
         let returning = format!(
@@ -176,16 +180,14 @@ impl Store {
             if !team_exists!(&mut *tx, org, inv.team_id) {
                 return Ok(Err(Error::NotFound("team")));
             }
-            let account: Option<(Uuid, Uuid)> =
-                sqlx::query_as("SELECT id, organization_id FROM customers WHERE email = $1")
+            let account: Option<Uuid> =
+                sqlx::query_scalar("SELECT id FROM customers WHERE email = $1 AND organization_id = $2")
                     .bind(&inv.channel_value)
+                    .bind(org.0)
                     .fetch_optional(&mut *tx)
                     .await?;
             match account {
-                Some((_, account_org)) if account_org != org.0 => {
-                    return Ok(Err(Error::Conflict(ANOTHER_ORGANIZATION.into())));
-                }
-                Some((customer, _)) => {
+                Some(customer) => {
                     let member: i64 =
                         sqlx::query_scalar("SELECT COUNT(*) FROM memberships WHERE team_id = $1 AND customer_id = $2")
                             .bind(inv.team_id.0)
@@ -203,7 +205,8 @@ impl Store {
                               + (SELECT COUNT(DISTINCT i.channel_value) FROM invitations i
                                  WHERE i.organization_id = $1 AND i.status = 'pending' AND i.expires_at > $2
                                    AND i.channel_value <> $3
-                                   AND NOT EXISTS (SELECT 1 FROM customers c WHERE c.email = i.channel_value))",
+                                   AND NOT EXISTS (SELECT 1 FROM customers c
+                                                   WHERE c.email = i.channel_value AND c.organization_id = $1))",
                     )
                     .bind(org.0)
                     .bind(inv.now)

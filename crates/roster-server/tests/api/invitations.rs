@@ -28,6 +28,14 @@ pub async fn token_for(app: &TestApp, to: &str) -> String {
     token_in(&mail.text).unwrap_or_else(|| panic!("no token in the email to {to}: {}", mail.text))
 }
 
+/// A fresh app whose free plan allows `members` seats.
+pub async fn with_members(backend: Backend, members: u32) -> Option<TestApp> {
+    TestApp::spawn_with(backend, |c| {
+        c.plans.insert("free".into(), PlanLimits { teams: 5, members, services: 20, channels_per_owner: 10 });
+    })
+    .await
+}
+
 pub async fn invite(app: &TestApp, by: &Account, team: TeamId, address: &str, role: Option<&str>) -> Resp {
     let mut body = json!({ "channel_value": address, "channel_type": "email" });
     if let Some(role) = role {
@@ -133,21 +141,50 @@ dual_test! {
 }
 
 dual_test! {
-    async fn members_and_other_organizations_cannot_be_invited(app) {
+    async fn members_cannot_be_invited_and_other_organizations_are_not_revealed(app) {
         let owner = app.signup().await;
         let member = app.add_member(&owner, Role::User).await;
         let r = invite(&app, &owner, owner.team_id, &member.email, None).await;
         r.assert(409, Some("CONFLICT"));
         assert!(r.body["detail"].as_str().unwrap().contains("already a member"), "{}", r.text);
         invite(&app, &owner, owner.team_id, &owner.email, None).await.assert(409, Some("CONFLICT"));
-        let other = app.signup().await;
-        let r = invite(&app, &owner, owner.team_id, &other.email, None).await;
-        r.assert(409, Some("CONFLICT"));
-        assert!(r.body["detail"].as_str().unwrap().contains("another organization"), "{}", r.text);
         assert!(listing(&app, &owner.token, owner.team_id).await.is_empty(), "nothing was issued");
         // A customer of the organization can be invited to a team they are not in.
         let ops = app.create_team(&owner.token, "Ops").await;
         invited(&app, &owner, ops, &member.email, None).await;
+
+        // An address registered in another organization is invited exactly
+        // like one nobody has registered: the inviter learns nothing.
+        let other = app.signup().await;
+        let fresh = fresh_address("nobody");
+        let (registered, registered_token) = invited(&app, &owner, owner.team_id, &other.email, None).await;
+        let (unregistered, _) = invited(&app, &owner, owner.team_id, &fresh, None).await;
+        let shape = |v: &Value| {
+            let mut v = v.clone();
+            for volatile in ["id", "channel", "created_at", "updated_at", "expires_at"] {
+                v.as_object_mut().unwrap().remove(volatile);
+            }
+            v
+        };
+        assert_eq!(shape(&registered), shape(&unregistered));
+        // Only the address's owner, holding the link, learns why it cannot be used.
+        let r = app.call(reqwest::Method::GET, &format!("/v1/invitations/{registered_token}"), None, None).await;
+        r.assert(409, Some("CONFLICT"));
+        assert!(r.body["detail"].as_str().unwrap().contains("another organization"), "{}", r.text);
+    }
+}
+
+dual_test! {
+    async fn registered_and_unregistered_addresses_take_a_seat_alike(app) {
+        let Some(app) = with_members(app.backend, 2).await else { return };
+        let owner = app.signup().await;
+        let other = app.signup().await;
+        invited(&app, &owner, owner.team_id, &other.email, None).await;
+        // The owner and the pending invitation fill the plan, whoever holds the address.
+        invite(&app, &owner, owner.team_id, &fresh_address("late"), None).await.assert(403, Some("PLAN_LIMIT_REACHED"));
+        let r = invite(&app, &owner, owner.team_id, &other.email, Some("viewer")).await;
+        r.assert(201, None);
+        assert_eq!(listing(&app, &owner.token, owner.team_id).await.len(), 1, "re-inviting replaces, taking no new seat");
     }
 }
 
@@ -316,11 +353,7 @@ dual_test! {
 
 dual_test! {
     async fn the_plan_limits_members_counting_pending_invitations(app) {
-        let _ = app;
-        let Some(app) = TestApp::spawn_with(app.backend, |c| {
-            c.plans.insert("free".into(), PlanLimits { teams: 5, members: 3, services: 20, channels_per_owner: 10 });
-        })
-        .await else { return };
+        let Some(app) = with_members(app.backend, 3).await else { return };
         let owner = app.signup().await;
         let member = app.add_member(&owner, Role::User).await;
         let first = fresh_address("first");

@@ -228,7 +228,7 @@ pub async fn list_invitations(
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "Not a manager of this team, a role above the caller's, or the plan's members limit (`PLAN_LIMIT_REACHED`)"),
         (status = 404, body = Problem, content_type = "application/problem+json", description = "No such team in the organization"),
-        (status = 409, body = Problem, content_type = "application/problem+json", description = "Already a member of the team, or an account in another organization"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "Already a member of the team"),
         (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json", description = "Invalid address, unsupported channel type or unknown role"),
     )

@@ -261,11 +261,7 @@ dual_test! {
 
 dual_test! {
     async fn accepting_respects_the_plan_and_other_organizations(app) {
-        let _ = app;
-        let Some(app) = TestApp::spawn_with(app.backend, |c| {
-            c.plans.insert("free".into(), PlanLimits { teams: 5, members: 2, services: 20, channels_per_owner: 10 });
-        })
-        .await else { return };
+        let Some(app) = with_members(app.backend, 2).await else { return };
         let owner = app.signup().await;
         let address = fresh_address("bo");
         let (_, token) = invited(&app, &owner, owner.team_id, &address, None).await;
