@@ -280,6 +280,10 @@ pub struct Config {
     pub invitation_ttl_days: u32,
     /// How long an offer of ownership stays open.
     pub ownership_offer_ttl_days: u32,
+    /// Invitations and reminders one customer may send per hour.
+    pub invitations_per_hour_per_customer: u32,
+    /// Invitations and reminders sent from one client address per hour.
+    pub invitations_per_hour_per_ip: u32,
     /// Failed logins per email address in a window before further tries are refused.
     pub login_max_failures: u32,
     /// Login attempts per client address in a window.
@@ -340,6 +344,8 @@ impl Default for Config {
             code_max_attempts: 5,
             invitation_ttl_days: 7,
             ownership_offer_ttl_days: 7,
+            invitations_per_hour_per_customer: 30,
+            invitations_per_hour_per_ip: 100,
             login_max_failures: 5,
             login_max_per_ip: 50,
             signup_max_per_ip: 20,

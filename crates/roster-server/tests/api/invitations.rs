@@ -368,3 +368,33 @@ dual_test! {
         invited(&app, &owner, ops, &first, None).await;
     }
 }
+
+dual_test! {
+    async fn invitations_and_reminders_are_limited_per_sender_and_client(app) {
+        let _ = app;
+        let Some(app) = TestApp::spawn_with(app.backend, |c| {
+            c.invitations_per_hour_per_customer = 2;
+            c.invitations_per_hour_per_ip = 3;
+        })
+        .await else { return };
+        let owner = app.signup().await;
+        let admin = app.add_member(&owner, Role::Admin).await;
+        let first = fresh_address("first");
+        invited(&app, &owner, owner.team_id, &first, None).await;
+        invited(&app, &owner, owner.team_id, &fresh_address("second"), None).await;
+        let late = fresh_address("late");
+        let r = invite(&app, &owner, owner.team_id, &late, None).await;
+        r.assert(429, Some("RATE_LIMITED"));
+        assert_eq!(r.headers["ratelimit-policy"], "\"default\";q=2;w=3600");
+        assert!(r.headers.contains_key("retry-after"));
+        // A reminder is an email too.
+        let reminder = format!("/v1/team/{}/invitation/reminder", owner.team_id);
+        app.post(&reminder, Some(&owner.token), json!({ "channel_value": first })).await.assert(429, Some("RATE_LIMITED"));
+        // Another sender has their own allowance, until the client's runs out.
+        invited(&app, &admin, owner.team_id, &late, None).await;
+        let r = invite(&app, &admin, owner.team_id, &fresh_address("later"), None).await;
+        r.assert(429, Some("RATE_LIMITED"));
+        assert_eq!(r.headers["ratelimit-policy"], "\"default\";q=3;w=3600");
+        assert_eq!(listing(&app, &owner.token, owner.team_id).await.len(), 3, "refused invitations were not issued");
+    }
+}

@@ -10,6 +10,7 @@ mod public;
 
 use super::customer::actor;
 use super::organization::plan_limits;
+use crate::app::rate_limit;
 use crate::http::extract::{act, ApiJson, ApiPath, ApiQuery, Auth, ClientIp, RequestId, RequiredAction};
 use crate::http::pagination::{PageParams, Paged};
 use crate::http::problem::{ApiResult, Problem};
@@ -184,6 +185,15 @@ fn invitation_email(
     }
 }
 
+/// Counts an invitation or reminder email against the sender's and the
+/// client's hourly limits, so a manager's account cannot be made to spam.
+async fn count_send(state: &AppState, sender: CustomerId, ip: std::net::IpAddr) -> Result<(), Error> {
+    let config = state.config();
+    let per_customer = format!("invite:customer:{sender}");
+    rate_limit::hit(state, &per_customer, config.invitations_per_hour_per_customer, Duration::HOUR).await?;
+    rate_limit::hit(state, &format!("invite:ip:{ip}"), config.invitations_per_hour_per_ip, Duration::HOUR).await
+}
+
 fn expiry(state: &AppState, now: OffsetDateTime) -> OffsetDateTime {
     now + Duration::days(i64::from(state.config().invitation_ttl_days))
 }
@@ -231,6 +241,7 @@ pub async fn list_invitations(
         (status = 409, body = Problem, content_type = "application/problem+json", description = "Already a member of the team"),
         (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json", description = "Invalid address, unsupported channel type or unknown role"),
+        (status = 429, body = Problem, content_type = "application/problem+json", description = "The caller, or their client address, sent too many invitations and reminders this hour"),
     )
 )]
 pub async fn create_invitation(
@@ -252,6 +263,7 @@ pub async fn create_invitation(
     policy::can_grant(auth.role, role).map_err(|why| Error::Forbidden(why.into()))?;
     let sender_full_name = team.caller_full_name.clone().ok_or(Error::NotFound("customer"))?;
     let limits = plan_limits(&state, &team.plan)?;
+    count_send(&state, auth.customer_id, ip).await?;
     let now = roster_core::clock::now();
     let token = generate_token(TokenKind::Invitation);
     let token_hash = state.key().hash_token(&token);
@@ -337,7 +349,7 @@ pub async fn delete_invitation(
         (status = 404, body = Problem, content_type = "application/problem+json", description = "No such team, or no pending invitation to the address"),
         (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json", description = "Invalid address"),
-        (status = 429, body = Problem, content_type = "application/problem+json", description = "Sent or reminded less than an hour ago; `Retry-After` says when"),
+        (status = 429, body = Problem, content_type = "application/problem+json", description = "Sent or reminded less than an hour ago, or the caller or their client address sent too many invitations and reminders this hour; `Retry-After` says when"),
     )
 )]
 pub async fn create_invitation_reminder(
@@ -350,6 +362,7 @@ pub async fn create_invitation_reminder(
 ) -> ApiResult<Json<InvitationView>> {
     let address = EmailAddress::parse(&body.channel_value).map_err(|p| p.at("channel_value"))?;
     let team = managed_team(&state, &auth, team_id).await?;
+    count_send(&state, auth.customer_id, ip).await?;
     let now = roster_core::clock::now();
     let token = generate_token(TokenKind::Invitation);
     let reminder = InvitationReminder {
