@@ -89,6 +89,25 @@ impl std::fmt::Display for EmailAddress {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Untrusted input never panics the parser; what it accepts is one
+        /// lowercased spelling that reads back as itself, and its mask keeps the domain.
+        #[test]
+        fn accepted_addresses_are_fixed_points(raw in any::<String>(), like in "[ A-Za-z0-9.+_@-]{0,40}@[A-Za-z0-9.-]{0,30}") {
+            for input in [raw.as_str(), like.as_str()] {
+                if let Ok(address) = EmailAddress::parse(input) {
+                    let s = address.as_str();
+                    prop_assert!(s.len() <= 254 && s == s.to_lowercase() && s.trim() == s, "{s:?}");
+                    prop_assert_eq!(EmailAddress::parse(s).unwrap(), address.clone());
+                    let domain = s.rsplit_once('@').unwrap().1;
+                    let masked = address.masked();
+                    prop_assert!(masked.ends_with(&format!("@{}", domain)), "{:?}", masked);
+                }
+            }
+        }
+    }
 
     #[test]
     fn accepts_and_normalizes() {

@@ -194,6 +194,29 @@ pub async fn remove_team_domain(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Untrusted input never panics the parser, and what it accepts is a
+        /// lowercased DNS name of at most 253 characters that reads back as itself.
+        #[test]
+        fn accepted_hostnames_are_fixed_points(raw in any::<String>(), dns in "[ A-Za-z0-9.*_\\[\\]:-]{0,80}") {
+            for input in [raw.as_str(), dns.as_str()] {
+                if let Ok(host) = parse_hostname(input) {
+                    prop_assert!(is_hostname(&host) && host.contains('.'), "{host:?}");
+                    prop_assert!(host.len() <= 253 && host == host.to_lowercase(), "{host:?}");
+                    prop_assert_eq!(parse_hostname(&host).ok(), Some(host.clone()));
+                }
+            }
+        }
+
+        /// Every well-formed multi-label name is accepted, whatever its case and surrounding blanks.
+        #[test]
+        fn well_formed_names_are_accepted(labels in prop::collection::vec("[a-z][a-z0-9-]{0,20}[a-z0-9]", 1..5), tld in "[a-zA-Z]{2,10}") {
+            let name = format!(" {}.{tld} ", labels.join("."));
+            prop_assert_eq!(parse_hostname(&name).unwrap(), name.trim().to_lowercase());
+        }
+    }
 
     #[test]
     fn hostnames() {
