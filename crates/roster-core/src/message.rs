@@ -77,6 +77,8 @@ pub enum Template {
     SignupExisting,
     /// The code that proves a customer owns the address they are moving their login to.
     EmailChange,
+    /// Tells an account's owner that someone tried to move their login to this address.
+    EmailChangeExisting,
     /// The code that lets a customer who forgot their password choose a new one.
     PasswordReset,
     /// An invitation to join a team; the secret is the link's token.
@@ -105,6 +107,7 @@ impl Template {
             Template::SignupCode => "signup_code",
             Template::SignupExisting => "signup_existing",
             Template::EmailChange => "email_change",
+            Template::EmailChangeExisting => "email_change_existing",
             Template::PasswordReset => "password_reset",
             Template::Invitation => "invitation",
             Template::InvitationReminder => "invitation_reminder",
@@ -123,6 +126,7 @@ impl Template {
             "signup_code" => Some(Template::SignupCode),
             "signup_existing" => Some(Template::SignupExisting),
             "email_change" => Some(Template::EmailChange),
+            "email_change_existing" => Some(Template::EmailChangeExisting),
             "password_reset" => Some(Template::PasswordReset),
             "invitation" => Some(Template::Invitation),
             "invitation_reminder" => Some(Template::InvitationReminder),

@@ -62,6 +62,7 @@ embedded! {
     SignupCode => "signup_code",
     SignupExisting => "signup_existing",
     EmailChange => "email_change",
+    EmailChangeExisting => "email_change_existing",
     PasswordReset => "password_reset",
     Invitation => "invitation",
     InvitationReminder => "invitation_reminder",
@@ -91,6 +92,7 @@ fn sample(template: Template) -> (serde_json::Value, Option<&'static str>) {
             Some(TOKEN),
         ),
         Template::SignupExisting => (json!({ "name": "Sample" }), None),
+        Template::EmailChangeExisting => (json!({}), None),
         Template::InvitationAccepted => (
             json!({
                 "name": "Sample",

@@ -225,8 +225,11 @@ impl Store {
     }
 
     /// Issues a code for `purpose` (replacing an earlier one) and queues the
-    /// message that carries it. With `must_be_free`, fails with a conflict when
-    /// another customer already uses `target` as their email.
+    /// message that carries it. With `if_taken`, a `target` that another
+    /// customer already uses as their email gets that message instead, and
+    /// the code is stored all the same: the caller cannot tell the two apart,
+    /// and the code, which only the address's owner sees, can never move a
+    /// login onto a used address.
     #[allow(clippy::too_many_arguments)]
     pub async fn issue_code(
         &self,
@@ -237,28 +240,28 @@ impl Store {
         code_hash: &[u8],
         expires_at: OffsetDateTime,
         message: &NewMessage,
-        must_be_free: bool,
+        if_taken: Option<&NewMessage>,
         now: OffsetDateTime,
-    ) -> Result<(), Error> {
-        let r: StoreResult<Result<(), Error>> = dispatch!(self, write, |pool| async {
+    ) -> StoreResult<()> {
+        dispatch!(self, write, |pool| async {
             let mut tx = crate::begin_write(pool).await?;
-            if must_be_free {
+            let mut message = message;
+            if let Some(instead) = if_taken {
                 let taken: Option<i32> = sqlx::query_scalar("SELECT 1 FROM customers WHERE email = $1 AND id <> $2")
                     .bind(target)
                     .bind(customer.0)
                     .fetch_optional(&mut *tx)
                     .await?;
                 if taken.is_some() {
-                    return Ok(Err(Error::Conflict("this email address is already in use".into())));
+                    message = instead;
                 }
             }
             upsert_code!(&mut *tx, customer, purpose, target, code_hash, expires_at, now);
             crate::outbox::insert_message!(&mut *tx, Some(org), Some(customer), message, now);
             tx.commit().await?;
-            Ok(Ok(()))
+            Ok(())
         }
-        .await);
-        r?
+        .await)
     }
 
     /// Checks an email-verification code; a valid one marks the address verified.

@@ -224,8 +224,10 @@ pub fn code_message(state: &AppState, template: Template, to: &EmailAddress, nam
 }
 
 /// Issues a fresh code for `purpose` bound to `target` and emails it there.
-/// Limited per customer and hour; with `must_be_free`, a target address that
-/// another customer uses is a conflict.
+/// Limited per customer and hour. With `must_be_free`, a target address that
+/// another customer uses gets, instead of the code, `EmailChangeExisting`
+/// telling its owner of the attempt: the answer is the same either way, so
+/// the caller cannot learn which addresses are registered.
 #[allow(clippy::too_many_arguments)]
 pub async fn send_code(
     state: &AppState,
@@ -249,9 +251,16 @@ pub async fn send_code(
     let now = roster_core::clock::now();
     let expires_at = now + code_ttl(state);
     let message = code_message(state, template, target, name, code);
+    let if_taken = must_be_free.then(|| NewMessage {
+        transport: Transport::Email,
+        template: Template::EmailChangeExisting,
+        recipient: target.as_str().to_owned(),
+        data: json!({}),
+        secret: None,
+    });
     state
         .store()
-        .issue_code(org, customer, purpose, target.as_str(), &hash, expires_at, &message, must_be_free, now)
+        .issue_code(org, customer, purpose, target.as_str(), &hash, expires_at, &message, if_taken.as_ref(), now)
         .await?;
     state.message_queued();
     Ok(expires_at)

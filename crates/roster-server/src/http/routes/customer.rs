@@ -305,6 +305,8 @@ pub struct UsernameChangeRequest {
 
 /// Start moving the login to a new address: a 6-digit code goes to it, and
 /// nothing changes until the code is confirmed with `PATCH /v1/customer/username`.
+/// An address that already has an account is answered alike, but its owner
+/// gets a notice instead of the code, so nobody learns which addresses are registered.
 #[utoipa::path(
     put, path = "/v1/customer/username", tag = "customer",
     security(("bearer" = [])),
@@ -315,7 +317,6 @@ pub struct UsernameChangeRequest {
         (status = 202, body = CodeSent),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json", description = "Lacks `customers:write`; or not a session confirmed in the last minutes, API keys included (`REAUTHENTICATION_REQUIRED`)"),
-        (status = 409, body = Problem, content_type = "application/problem+json", description = "The address is in use"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
         (status = 429, body = Problem, content_type = "application/problem+json", description = "Too many codes requested"),
     )
