@@ -224,10 +224,10 @@ pub fn code_message(state: &AppState, template: Template, to: &EmailAddress, nam
 }
 
 /// Issues a fresh code for `purpose` bound to `target` and emails it there.
-/// Limited per customer and hour. With `must_be_free`, a target address that
-/// another customer uses gets, instead of the code, `EmailChangeExisting`
-/// telling its owner of the attempt: the answer is the same either way, so
-/// the caller cannot learn which addresses are registered.
+/// Limited per customer and hour. With `if_taken`, a target address that
+/// another customer uses gets, instead of the code, that template telling its
+/// owner of the attempt: the answer is the same either way, so the caller
+/// cannot learn which addresses are registered.
 #[allow(clippy::too_many_arguments)]
 pub async fn send_code(
     state: &AppState,
@@ -237,7 +237,7 @@ pub async fn send_code(
     template: Template,
     target: &EmailAddress,
     name: &str,
-    must_be_free: bool,
+    if_taken: Option<Template>,
 ) -> Result<OffsetDateTime, Error> {
     super::rate_limit::hit(
         state,
@@ -251,9 +251,9 @@ pub async fn send_code(
     let now = roster_core::clock::now();
     let expires_at = now + code_ttl(state);
     let message = code_message(state, template, target, name, code);
-    let if_taken = must_be_free.then(|| NewMessage {
+    let if_taken = if_taken.map(|template| NewMessage {
         transport: Transport::Email,
-        template: Template::EmailChangeExisting,
+        template,
         recipient: target.as_str().to_owned(),
         data: json!({}),
         secret: None,

@@ -445,7 +445,7 @@ pub async fn resend_email_verification(
         Template::EmailVerification,
         &email,
         &customer.name,
-        false,
+        None,
     )
     .await?;
     Ok((

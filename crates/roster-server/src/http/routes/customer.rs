@@ -339,7 +339,7 @@ pub async fn start_username_change(
         Template::EmailChange,
         &email,
         &customer.name,
-        true,
+        Some(Template::EmailChangeExisting),
     )
     .await?;
     Ok((
