@@ -404,5 +404,5 @@ fn to_time(d: Duration) -> time::Duration {
 }
 
 fn later(now: OffsetDateTime, d: Duration) -> OffsetDateTime {
-    now.checked_add(to_time(d)).unwrap_or(now)
+    clock::stored(now.checked_add(to_time(d)).unwrap_or(now))
 }
