@@ -105,10 +105,9 @@ pub async fn bulk(db: &mut Db, caller: &Caller, customers: usize) -> anyhow::Res
     Ok(counts)
 }
 
-/// The current time as the server writes it: UTC, whole microseconds.
+/// The current time as the server writes it.
 fn now() -> OffsetDateTime {
-    let t = OffsetDateTime::now_utc();
-    t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000).expect("truncated nanoseconds stay in range")
+    roster_core::clock::now()
 }
 
 struct Org {
