@@ -247,6 +247,11 @@ pub struct Config {
     pub database_max_connections: u32,
     /// Seconds a request waits for a database connection.
     pub database_acquire_timeout_secs: u64,
+    /// Longest an API instance answers "who holds this token" from memory
+    /// before asking the database again; 0 turns the cache off. Changes made
+    /// through the instance clear it at once, and on PostgreSQL so do changes
+    /// made anywhere else (see `docs/benchmarks.md`); this bounds the rest.
+    pub principal_cache_secs: u64,
     /// Key for the keyed hashes of tokens and codes: 64+ hex characters.
     /// Generated into `data_dir` on SQLite when unset; required on PostgreSQL,
     /// where every instance must share it.
@@ -326,6 +331,7 @@ impl Default for Config {
             database_url: None,
             database_max_connections: 8,
             database_acquire_timeout_secs: 5,
+            principal_cache_secs: 5,
             secret_key: None,
             signup_enabled: true,
             smtp_url: None,

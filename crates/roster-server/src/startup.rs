@@ -28,7 +28,10 @@ impl Application {
     /// Opens and migrates the database, binds `config.listen` (port 0 picks a
     /// free port) and, with `with_worker`, prepares the in-process delivery worker.
     pub async fn build(config: Config, with_worker: bool) -> anyhow::Result<Self> {
-        let store = open_store(&config).await?;
+        let mut store = open_store(&config).await?;
+        // The API server alone caches principals: it tells the cache of every
+        // change it makes (see `http::extract::forget_principals`).
+        store.cache_principals(Duration::from_secs(config.principal_cache_secs))?;
         let key = load_secret_key(&config)?;
         let wake = Arc::new(Notify::new());
         let worker = if with_worker { Some(build_worker(&config, store.clone(), wake.clone())?) } else { None };

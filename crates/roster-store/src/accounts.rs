@@ -1,5 +1,6 @@
 //! Organizations, their owners, sessions and API keys.
 
+use crate::principals::Kind;
 use crate::reader::{self, Decode};
 use crate::rows::*;
 use crate::teams::fetch_page;
@@ -285,15 +286,11 @@ impl Store {
     ) -> StoreResult<Option<PrincipalRow>> {
         const SQL: &str =
             "SELECT c.id AS customer_id, c.organization_id, c.role, c.status, t.id AS credential_id, NULL AS scopes,
-                    t.confirmed_at, CASE WHEN o.require_totp AND c.totp_enabled_at IS NULL THEN 1 ELSE 0 END AS totp_enrolment_pending
+                    t.confirmed_at, CASE WHEN o.require_totp AND c.totp_enabled_at IS NULL THEN 1 ELSE 0 END AS totp_enrolment_pending,
+                    t.expires_at
              FROM access_tokens t JOIN customers c ON c.id = t.customer_id JOIN organizations o ON o.id = c.organization_id
              WHERE t.token_hash = $1 AND t.expires_at > $2";
-        if let Some(reader) = self.reader() {
-            return reader.read(|c| reader::one(c, SQL, &[&token_hash, &reader::At(now)], PrincipalRow::decode));
-        }
-        Ok(dispatch!(self, read, |pool| {
-            sqlx::query_as::<_, PrincipalRow>(SQL).bind(token_hash).bind(now).fetch_optional(pool).await?
-        }))
+        self.principal(Kind::Session, SQL, token_hash, now).await
     }
 
     /// The principal behind a live, unrevoked API key.
@@ -305,15 +302,37 @@ impl Store {
         const SQL: &str =
             "SELECT c.id AS customer_id, c.organization_id, c.role, c.status, k.id AS credential_id, k.scopes,
                     CAST(NULL AS TIMESTAMPTZ) AS confirmed_at,
-                    CASE WHEN o.require_totp AND c.totp_enabled_at IS NULL THEN 1 ELSE 0 END AS totp_enrolment_pending
+                    CASE WHEN o.require_totp AND c.totp_enabled_at IS NULL THEN 1 ELSE 0 END AS totp_enrolment_pending,
+                    k.expires_at
              FROM api_keys k JOIN customers c ON c.id = k.customer_id JOIN organizations o ON o.id = c.organization_id
              WHERE k.secret_hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > $2)";
-        if let Some(reader) = self.reader() {
-            return reader.read(|c| reader::one(c, SQL, &[&secret_hash, &reader::At(now)], PrincipalRow::decode));
+        self.principal(Kind::ApiKey, SQL, secret_hash, now).await
+    }
+
+    /// Runs a principal lookup (`SQL` binds the credential's hash and now),
+    /// through the principal cache where there is one.
+    async fn principal(
+        &self,
+        kind: Kind,
+        sql: &'static str,
+        hash: &[u8],
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<PrincipalRow>> {
+        let cache = self.principals.as_deref();
+        let epoch = cache.map(|c| c.epoch());
+        if let Some(row) = cache.and_then(|c| c.get(kind, hash, now)) {
+            return Ok(Some(row));
         }
-        Ok(dispatch!(self, read, |pool| {
-            sqlx::query_as::<_, PrincipalRow>(SQL).bind(secret_hash).bind(now).fetch_optional(pool).await?
-        }))
+        let row = match self.reader() {
+            Some(reader) => reader.read(|c| reader::one(c, sql, &[&hash, &reader::At(now)], PrincipalRow::decode))?,
+            None => dispatch!(self, read, |pool| {
+                sqlx::query_as::<_, PrincipalRow>(sql).bind(hash).bind(now).fetch_optional(pool).await?
+            }),
+        };
+        if let (Some(cache), Some(epoch), Some(row)) = (cache, epoch, &row) {
+            cache.insert(kind, hash, row, epoch);
+        }
+        Ok(row)
     }
 
     pub async fn create_api_key(&self, k: &NewApiKey) -> StoreResult<ApiKeyRow> {

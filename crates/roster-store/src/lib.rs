@@ -24,6 +24,7 @@ pub mod invitations;
 pub mod members;
 pub mod organization;
 mod outbox;
+mod principals;
 mod rate_limit;
 mod reader;
 pub mod rows;
@@ -37,6 +38,7 @@ pub use audit::NewAuditEvent;
 pub use customers::{CodeCheck, DeleteOutcome, PURPOSE_EMAIL_CHANGE, PURPOSE_EMAIL_VERIFICATION};
 pub use error::{StoreError, StoreResult};
 pub use outbox::{AttemptRecord, ClaimedMessage, OutboxCounts};
+pub use principals::PrincipalCacheStats;
 pub use signups::{NewPendingSignup, ProvedSignup, SignupConfirmation, PURPOSE_SIGNUP};
 
 use sqlx::pool::PoolOptions;
@@ -75,6 +77,8 @@ enum Backend {
         /// The hot reads, without sqlx's connection threads (see [`reader`]);
         /// `None` for an in-memory database, which other connections cannot see.
         reader: Option<std::sync::Arc<reader::Reader>>,
+        /// The database file; `None` in memory.
+        file: Option<std::path::PathBuf>,
     },
     Postgres(PgPool),
 }
@@ -83,6 +87,8 @@ enum Backend {
 #[derive(Clone)]
 pub struct Store {
     backend: Backend,
+    /// Set by [`Store::cache_principals`]; see [`principals`].
+    principals: Option<std::sync::Arc<principals::PrincipalCache>>,
 }
 
 /// Runs `$body` with `$pool` bound to the backend's pool: the `read` pool or
@@ -113,15 +119,13 @@ impl Store {
             let write =
                 pool_options(1, opts).after_release(discard_if_in_transaction).connect_with(connect.clone()).await?;
             let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-            let reader = match in_memory {
-                true => None,
-                false => {
-                    let path = connect.get_filename();
-                    Some(std::sync::Arc::new(reader::Reader::open(path, opts.max_connections as usize)?))
-                }
+            let file = (!in_memory).then(|| connect.get_filename().to_owned());
+            let reader = match &file {
+                None => None,
+                Some(path) => Some(std::sync::Arc::new(reader::Reader::open(path, opts.max_connections as usize)?)),
             };
             let read = pool_options(opts.max_connections, opts).connect_with(connect.read_only(true)).await?;
-            Backend::Sqlite { read, write, reader }
+            Backend::Sqlite { read, write, reader, file }
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let connect = PgConnectOptions::from_str(url)?;
             let pool = pool_options(opts.max_connections, opts).connect_with(connect).await?;
@@ -132,7 +136,34 @@ impl Store {
                 redact_url(url)
             )));
         };
-        Ok(Self { backend })
+        Ok(Self { backend, principals: None })
+    }
+
+    /// Answers principal lookups from memory, for entries up to `max_age` old
+    /// (zero keeps none). For the API server: this handle and its clones must
+    /// be told of every change it makes ([`Store::principals_changed`]). Other
+    /// writers are heard of through PostgreSQL's notifications; on SQLite the
+    /// cache serves only while no other API server has the database open.
+    pub fn cache_principals(&mut self, max_age: Duration) -> StoreResult<()> {
+        let cache = match &self.backend {
+            Backend::Sqlite { file, .. } => principals::for_sqlite(file.as_deref(), max_age)
+                .map_err(|e| StoreError::Config(format!("cannot announce this server beside the database: {e}")))?,
+            Backend::Postgres(pool) => principals::for_postgres(pool, max_age),
+        };
+        self.principals = Some(cache);
+        Ok(())
+    }
+
+    /// Forgets cached principals: something that could change one was just written.
+    pub fn principals_changed(&self) {
+        if let Some(cache) = &self.principals {
+            cache.invalidate();
+        }
+    }
+
+    /// What the principal cache has done; `None` without one.
+    pub fn principal_cache_stats(&self) -> Option<PrincipalCacheStats> {
+        self.principals.as_deref().map(principals::PrincipalCache::stats)
     }
 
     /// The SQLite reader for the hot paths, where there is one.

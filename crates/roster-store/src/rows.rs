@@ -83,6 +83,8 @@ pub struct PrincipalRow {
     pub confirmed_at: Option<OffsetDateTime>,
     /// 1 when the organization requires a second factor and this person has none yet.
     pub totp_enrolment_pending: i32,
+    /// When the credential stops being valid; `None` for an API key without expiry.
+    pub expires_at: Option<OffsetDateTime>,
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -236,6 +238,7 @@ impl Decode for PrincipalRow {
             scopes: r.get("scopes")?,
             confirmed_at: r.opt_time("confirmed_at")?,
             totp_enrolment_pending: r.get("totp_enrolment_pending")?,
+            expires_at: r.opt_time("expires_at")?,
         })
     }
 }

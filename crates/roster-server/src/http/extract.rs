@@ -239,6 +239,26 @@ impl Principal {
     }
 }
 
+/// Clears the store's principal cache once a request that may have written
+/// (any method but GET, HEAD, OPTIONS and TRACE) ends: a logout, a revoked
+/// key or a role change is then seen by the very next request. Done by a
+/// guard, so a request cut short by a timeout or a client that hung up, after
+/// its transaction committed, clears it too.
+pub async fn forget_principals(
+    axum::extract::State(store): axum::extract::State<roster_store::Store>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    struct Forget(roster_store::Store);
+    impl Drop for Forget {
+        fn drop(&mut self) {
+            self.0.principals_changed();
+        }
+    }
+    let _forget = (!req.method().is_safe()).then(|| Forget(store));
+    next.run(req).await
+}
+
 async fn authenticate(state: &AppState, parts: &Parts) -> Result<Principal, ApiError> {
     let unauthorized = |why: &str| ApiError::Domain(Error::Unauthorized(why.to_owned()));
     let header =

@@ -5,7 +5,7 @@
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use metrics::{Counter, Histogram, Key, Label, Level, Metadata, Recorder};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusRecorder};
 use std::collections::HashMap;
@@ -84,8 +84,29 @@ impl Metrics {
         self.recorder.handle().run_upkeep();
     }
 
-    pub fn render(&self) -> String {
-        self.recorder.handle().render()
+    /// Everything recorded, then the store's principal cache counters.
+    pub fn render(&self, store: &roster_store::Store) -> String {
+        let mut text = self.recorder.handle().render();
+        if let Some(s) = store.principal_cache_stats() {
+            use std::fmt::Write;
+            let counters = [
+                ("hits", "Authenticated requests whose principal came from memory.", s.hits),
+                ("misses", "Authenticated requests whose principal was read from the database.", s.misses),
+                ("invalidations", "Times the principal cache was cleared after a change.", s.invalidations),
+            ];
+            for (name, help, value) in counters {
+                let _ = write!(
+                    text,
+                    "# HELP roster_principal_cache_{name}_total {help}\n# TYPE roster_principal_cache_{name}_total counter\nroster_principal_cache_{name}_total {value}\n"
+                );
+            }
+            let _ = write!(
+                text,
+                "# HELP roster_principal_cache_live 1 while the principal cache serves entries.\n# TYPE roster_principal_cache_live gauge\nroster_principal_cache_live {}\n",
+                u8::from(s.live)
+            );
+        }
+        text
     }
 }
 
@@ -119,9 +140,4 @@ pub async fn track(State(metrics): State<Metrics>, req: Request, next: Next) -> 
     let route = res.extensions().get::<RouteName>().map(|r| r.0.as_str()).unwrap_or("unmatched");
     metrics.record_request(&method, route, res.status().as_u16(), start.elapsed().as_secs_f64());
     res
-}
-
-/// `GET /metrics`
-pub async fn render(State(metrics): State<Metrics>) -> impl IntoResponse {
-    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], metrics.render())
 }

@@ -61,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { problem::ApiError::NotFound })
         .route_layer(axum::middleware::from_fn(metrics::tag_route))
         .layer(axum::extract::DefaultBodyLimit::max(config.body_limit_bytes))
+        .layer(axum::middleware::from_fn_with_state(state.store().clone(), extract::forget_principals))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuidV7))

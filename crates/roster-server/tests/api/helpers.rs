@@ -52,7 +52,7 @@ macro_rules! on_db {
     ($app:expr, |$conn:ident| $body:expr) => {{
         use sqlx::Connection;
         let url = $app.config.database_url.as_ref().expect("the test database's URL").expose().to_owned();
-        match $app.backend {
+        let out = match $app.backend {
             $crate::helpers::Backend::Sqlite => {
                 let mut $conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
                 $body
@@ -61,7 +61,12 @@ macro_rules! on_db {
                 let mut $conn = sqlx::PgConnection::connect(&url).await.unwrap();
                 $body
             }
-        }
+        };
+        // A write behind the server's back: tell its principal cache, as the
+        // server does after its own writes (on PostgreSQL the triggers would
+        // too, a moment later; the next request must not race them).
+        $app.store.principals_changed();
+        out
     }};
 }
 pub(crate) use on_db;

@@ -21,6 +21,7 @@ mod organization;
 mod passwords;
 mod permissions;
 mod platform;
+mod principal_cache;
 mod reauthentication;
 mod redaction;
 mod scale_out;

@@ -4,6 +4,7 @@
 //! database and recovers without a restart.
 
 use crate::helpers::*;
+use crate::principal_cache::{cache_reaches, stats};
 use roster_store::{Store, StoreOptions};
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -42,6 +43,74 @@ dual_test! {
         r.assert(429, Some("RATE_LIMITED"));
         app.login(&owner.email, PASSWORD).await.assert(429, Some("RATE_LIMITED"));
     }
+}
+
+/// Each instance caches principals; PostgreSQL announces every change that
+/// matters, so one made on another instance, or straight in the database by
+/// an operator, reaches this instance's cache without a request of its own.
+#[tokio::test]
+async fn a_change_anywhere_reaches_every_instances_principal_cache_on_postgres() {
+    let Some(app) = TestApp::spawn(Backend::Postgres).await else { return };
+    let other = second_instance(&app).await;
+    let owner = app.signup().await;
+    cache_reaches(&other, "went live", |s| s.live).await;
+
+    // A logout on one instance ends the session the other had cached.
+    other.get("/v1/customer", &owner.token).await.assert(200, None);
+    let hits = stats(&other).hits;
+    other.get("/v1/customer", &owner.token).await.assert(200, None);
+    assert_eq!(stats(&other).hits, hits + 1, "the other instance answers from memory");
+    let heard = stats(&other).invalidations;
+    app.post("/v1/auth/logout", Some(&owner.token), json!({})).await.assert(204, None);
+    cache_reaches(&other, "heard of the logout", |s| s.invalidations > heard).await;
+    other.get("/v1/customer", &owner.token).await.assert(401, Some("UNAUTHORIZED"));
+
+    // An operator suspends the account in psql: neither instance made the change.
+    let token = app.login(&owner.email, PASSWORD).await.body["token"].as_str().unwrap().to_owned();
+    for instance in [&app, &other] {
+        instance.get("/v1/customer", &token).await.assert(200, None);
+    }
+    let heard = [stats(&app).invalidations, stats(&other).invalidations];
+    let url = app.config.database_url.as_ref().unwrap().expose().to_owned();
+    let mut psql = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await.unwrap();
+    sqlx::query("UPDATE customers SET status = 'suspended' WHERE id = $1")
+        .bind(owner.customer_id.0)
+        .execute(&mut psql)
+        .await
+        .unwrap();
+    for (instance, heard) in [&app, &other].into_iter().zip(heard) {
+        cache_reaches(instance, "heard of the suspension", |s| s.invalidations > heard).await;
+        instance.get("/v1/customer", &token).await.assert(401, Some("UNAUTHORIZED"));
+    }
+}
+
+/// SQLite announces nothing: while two API servers share a database file,
+/// neither answers from memory, so a logout on one is refused on the other
+/// at once; alone again, a server caches again.
+#[tokio::test]
+async fn servers_sharing_a_sqlite_database_do_not_cache_principals() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let owner = app.signup().await;
+    app.get("/v1/customer", &owner.token).await.assert(200, None);
+    let other = second_instance(&app).await;
+    assert!(!stats(&app).live && !stats(&other).live, "{:?} {:?}", stats(&app), stats(&other));
+    let hits = (stats(&app).hits, stats(&other).hits);
+    for _ in 0..2 {
+        for instance in [&app, &other] {
+            instance.get("/v1/customer", &owner.token).await.assert(200, None);
+        }
+    }
+    assert_eq!((stats(&app).hits, stats(&other).hits), hits, "nothing is served from memory");
+    other.post("/v1/auth/logout", Some(&owner.token), json!({})).await.assert(204, None);
+    app.get("/v1/customer", &owner.token).await.assert(401, Some("UNAUTHORIZED"));
+
+    drop(other);
+    cache_reaches(&app, "went live once alone", |s| s.live).await;
+    let token = app.login(&owner.email, PASSWORD).await.body["token"].as_str().unwrap().to_owned();
+    app.get("/v1/customer", &token).await.assert(200, None);
+    let hits = stats(&app).hits;
+    app.get("/v1/customer", &token).await.assert(200, None);
+    assert_eq!(stats(&app).hits, hits + 1);
 }
 
 dual_test! {

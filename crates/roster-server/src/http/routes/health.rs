@@ -49,5 +49,5 @@ pub async fn get_readyz(State(state): State<AppState>) -> Result<Json<Status>, A
 /// Request counts and latency histograms by route and status, in Prometheus text format.
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, content_type = "text/plain", body = String)))]
 pub async fn get_metrics(State(state): State<AppState>) -> impl axum::response::IntoResponse {
-    crate::http::metrics::render(State(state.metrics().clone())).await
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics().render(state.store()))
 }
