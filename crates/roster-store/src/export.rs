@@ -329,7 +329,7 @@ impl Store {
         );
         Ok(dispatch!(self, read, |pool| {
             // One snapshot, so the parts agree with each other.
-            let mut tx = pool.begin().await?;
+            let mut tx = crate::begin_read(pool).await?;
             if dialect == Dialect::Postgres {
                 sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
             }

@@ -282,12 +282,15 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-/// A pool that can open a write transaction. On SQLite that is `BEGIN
-/// IMMEDIATE`: a deferred transaction that reads before it writes cannot
-/// upgrade when another process wrote in between, and fails at once.
+/// A pool that can open a transaction. A write transaction on SQLite is
+/// `BEGIN IMMEDIATE`: a deferred transaction that reads before it writes
+/// cannot upgrade when another process wrote in between, and fails at once.
 pub(crate) trait WritePool {
     type Db: sqlx::Database;
     fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = sqlx::Result<sqlx::Transaction<'static, Self::Db>>> + Send;
+    fn begin_read(
         &self,
     ) -> impl std::future::Future<Output = sqlx::Result<sqlx::Transaction<'static, Self::Db>>> + Send;
 }
@@ -297,13 +300,38 @@ impl WritePool for SqlitePool {
     async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
         self.begin_with("BEGIN IMMEDIATE").await
     }
+    async fn begin_read(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        self.begin().await
+    }
 }
 
 impl WritePool for PgPool {
     type Db = sqlx::Postgres;
     async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
-        self.begin().await
+        begin_whole(self).await
     }
+    async fn begin_read(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+        begin_whole(self).await
+    }
+}
+
+/// `BEGIN` on PostgreSQL, run to its end even when the caller is dropped.
+/// sqlx 0.8 counts a transaction as open only once `BEGIN` has answered; a
+/// request dropped while waiting for that answer (a client hanging up, a
+/// timeout) returned its connection to the pool inside a transaction nobody
+/// owned: the next request's `BEGIN` warned "there is already a transaction
+/// in progress" (seen under wrk), and a statement run there without a
+/// transaction of its own stayed uncommitted, unseen by other connections,
+/// and lost if the connection closed. In a task of its own, `BEGIN` always
+/// completes, and a `Transaction` nobody takes is dropped: rolled back.
+async fn begin_whole(pool: &PgPool) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+    let pool = pool.clone();
+    tokio::spawn(async move { pool.begin().await }).await.map_err(|e| sqlx::Error::Io(std::io::Error::other(e)))?
+}
+
+/// A transaction for reads that must agree with each other.
+pub(crate) async fn begin_read<P: WritePool>(pool: &P) -> sqlx::Result<sqlx::Transaction<'static, P::Db>> {
+    pool.begin_read().await
 }
 
 pub(crate) async fn begin_write<P: WritePool>(pool: &P) -> sqlx::Result<sqlx::Transaction<'static, P::Db>> {
