@@ -27,26 +27,51 @@ pub struct NewAuditEvent {
     pub at: OffsetDateTime,
 }
 
+pub(crate) const INSERT_AUDIT: &str =
+    "INSERT INTO audit_events (id, organization_id, actor_id, action, target_type, target_id, data, request_id, ip, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+
+/// [`insert_audit!`] for a write on the SQLite writer thread: the same row,
+/// encoded as sqlx encodes it.
+pub(crate) fn insert_audit_sqlite(conn: &rusqlite::Connection, e: &NewAuditEvent) -> crate::StoreResult<()> {
+    use crate::reader::{At, Id};
+    let data = crate::writer::json_text(&e.data)?;
+    crate::reader::execute(
+        conn,
+        INSERT_AUDIT,
+        &[
+            &Id(e.id.0),
+            &e.organization_id.map(|i| Id(i.0)),
+            &e.actor_id.map(|i| Id(i.0)),
+            &e.action,
+            &e.target_type,
+            &e.target_id.map(Id),
+            &data,
+            &e.request_id,
+            &e.ip,
+            &At(e.at),
+        ],
+    )?;
+    Ok(())
+}
+
 /// Appends `$event` inside the caller's transaction.
 macro_rules! insert_audit {
     ($conn:expr, $event:expr) => {{
         let e: &$crate::NewAuditEvent = $event;
-        sqlx::query(
-            "INSERT INTO audit_events (id, organization_id, actor_id, action, target_type, target_id, data, request_id, ip, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(e.id.0)
-        .bind(e.organization_id.map(|i| i.0))
-        .bind(e.actor_id.map(|i| i.0))
-        .bind(e.action)
-        .bind(e.target_type)
-        .bind(e.target_id)
-        .bind(sqlx::types::Json(&e.data))
-        .bind(&e.request_id)
-        .bind(&e.ip)
-        .bind(e.at)
-        .execute(&mut *$conn)
-        .await?;
+        sqlx::query($crate::audit::INSERT_AUDIT)
+            .bind(e.id.0)
+            .bind(e.organization_id.map(|i| i.0))
+            .bind(e.actor_id.map(|i| i.0))
+            .bind(e.action)
+            .bind(e.target_type)
+            .bind(e.target_id)
+            .bind(sqlx::types::Json(&e.data))
+            .bind(&e.request_id)
+            .bind(&e.ip)
+            .bind(e.at)
+            .execute(&mut *$conn)
+            .await?;
     }};
 }
 pub(crate) use insert_audit;

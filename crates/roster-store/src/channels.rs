@@ -1,6 +1,7 @@
 //! Notification channels of customers and teams, their verification codes,
 //! and customers' quiet hours. Reads live here; changes in `write.rs`.
 
+mod grouped;
 mod order;
 mod signing;
 mod write;

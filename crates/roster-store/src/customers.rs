@@ -1,7 +1,7 @@
 //! Customers' own profile: reading, renaming, deleting, and the codes that
 //! prove they own an address.
 
-use crate::reader::{self, Decode, Id};
+use crate::reader::{self, At, Decode, Id};
 use crate::rows::*;
 use crate::teams::lock_organization;
 use crate::{dispatch, Dialect, NewAuditEvent, Store, StoreResult};
@@ -10,6 +10,10 @@ use roster_core::message::NewMessage;
 use roster_core::role::Role;
 use roster_core::Error;
 use time::OffsetDateTime;
+
+const UPDATE_NAMES: &str =
+    "UPDATE customers SET name = COALESCE($1, name), surname = COALESCE($2, surname), updated_at = $3
+     WHERE id = $4 AND organization_id = $5";
 
 pub const PURPOSE_EMAIL_VERIFICATION: &str = "email_verification";
 pub const PURPOSE_EMAIL_CHANGE: &str = "email_change";
@@ -134,7 +138,8 @@ impl Store {
         Ok(row.map(ProfileRow::from))
     }
 
-    /// Changes a customer's first name and/or surname.
+    /// Changes a customer's first name and/or surname. On SQLite this is a
+    /// grouped write (see [`crate::writer`]): the most frequent one.
     pub async fn update_customer_names(
         &self,
         org: OrganizationId,
@@ -144,20 +149,28 @@ impl Store {
         audit: &NewAuditEvent,
         now: OffsetDateTime,
     ) -> StoreResult<bool> {
+        if let Some(w) = self.writer() {
+            let (name, surname, audit) = (name.map(str::to_owned), surname.map(str::to_owned), audit.clone());
+            return w
+                .write(move |c| {
+                    let params: [&dyn rusqlite::ToSql; 5] = [&name, &surname, &At(now), &Id(id.0), &Id(org.0)];
+                    let updated = reader::execute(c, UPDATE_NAMES, &params)? == 1;
+                    crate::audit::insert_audit_sqlite(c, &audit)?;
+                    Ok(updated)
+                })
+                .await;
+        }
         Ok(dispatch!(self, write, |pool| {
             let mut tx = crate::begin_write(pool).await?;
-            let updated = sqlx::query(
-                "UPDATE customers SET name = COALESCE($1, name), surname = COALESCE($2, surname), updated_at = $3
-                 WHERE id = $4 AND organization_id = $5",
-            )
-            .bind(name)
-            .bind(surname)
-            .bind(now)
-            .bind(id.0)
-            .bind(org.0)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
+            let updated = sqlx::query(UPDATE_NAMES)
+                .bind(name)
+                .bind(surname)
+                .bind(now)
+                .bind(id.0)
+                .bind(org.0)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
                 == 1;
             crate::audit::insert_audit!(&mut *tx, audit);
             tx.commit().await?;

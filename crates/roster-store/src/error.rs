@@ -16,6 +16,9 @@ pub enum StoreError {
     /// From the SQLite reader of the hot paths.
     #[error(transparent)]
     Sqlite(rusqlite::Error),
+    /// The SQLite writer thread could not run or commit a write.
+    #[error("SQLite writer: {0}")]
+    Writer(String),
     #[error(transparent)]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }

@@ -32,6 +32,7 @@ pub mod services;
 mod signups;
 pub mod teams;
 pub mod totp;
+mod writer;
 
 pub use accounts::{NewApiKey, NewMember, NewSignup};
 pub use audit::NewAuditEvent;
@@ -77,6 +78,9 @@ enum Backend {
         /// The hot reads, without sqlx's connection threads (see [`reader`]);
         /// `None` for an in-memory database, which other connections cannot see.
         reader: Option<std::sync::Arc<reader::Reader>>,
+        /// The hot writes, grouped on a thread of their own (see [`writer`]);
+        /// `None` in memory, like `reader`.
+        writer: Option<std::sync::Arc<writer::Writer>>,
         /// The database file; `None` in memory.
         file: Option<std::path::PathBuf>,
     },
@@ -124,8 +128,16 @@ impl Store {
                 None => None,
                 Some(path) => Some(std::sync::Arc::new(reader::Reader::open(path, opts.max_connections as usize)?)),
             };
+            let writer = match &file {
+                None => None,
+                Some(path) => Some(std::sync::Arc::new(writer::Writer::open(
+                    path,
+                    write.clone(),
+                    tokio::runtime::Handle::current(),
+                )?)),
+            };
             let read = pool_options(opts.max_connections, opts).connect_with(connect.read_only(true)).await?;
-            Backend::Sqlite { read, write, reader, file }
+            Backend::Sqlite { read, write, reader, writer, file }
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let connect = PgConnectOptions::from_str(url)?;
             let pool = pool_options(opts.max_connections, opts).connect_with(connect).await?;
@@ -170,6 +182,14 @@ impl Store {
     pub(crate) fn reader(&self) -> Option<&reader::Reader> {
         match &self.backend {
             Backend::Sqlite { reader, .. } => reader.as_deref(),
+            Backend::Postgres(_) => None,
+        }
+    }
+
+    /// The SQLite writer for the hot writes, where there is one.
+    pub(crate) fn writer(&self) -> Option<&writer::Writer> {
+        match &self.backend {
+            Backend::Sqlite { writer, .. } => writer.as_deref(),
             Backend::Postgres(_) => None,
         }
     }

@@ -75,6 +75,12 @@ impl Reader {
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
+        // SQLITE_CONSTRAINT_UNIQUE and SQLITE_CONSTRAINT_PRIMARYKEY, as sqlx classifies them.
+        if let rusqlite::Error::SqliteFailure(f, message) = &e {
+            if matches!(f.extended_code, 2067 | 1555) {
+                return StoreError::UniqueViolation(message.clone().unwrap_or_else(|| f.to_string()));
+            }
+        }
         StoreError::Sqlite(e)
     }
 }
@@ -90,8 +96,10 @@ fn in_transaction<T>(conn: &Connection, f: impl FnOnce(&Connection) -> rusqlite:
 }
 
 /// Parameter names up to the most any hot statement takes.
-const PARAMETERS: [&str; 16] =
-    ["$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12", "$13", "$14", "$15", "$16"];
+const PARAMETERS: [&str; 24] = [
+    "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12", "$13", "$14", "$15", "$16", "$17",
+    "$18", "$19", "$20", "$21", "$22", "$23", "$24",
+];
 
 /// Binds `params` to `$1`, `$2`, … by name, as sqlx does: SQLite numbers
 /// `$N` parameters in order of first appearance, not by N.
@@ -105,6 +113,13 @@ fn bind(stmt: &mut rusqlite::CachedStatement<'_>, params: &[&dyn ToSql]) -> rusq
         }
     }
     Ok(())
+}
+
+/// Runs `sql` (a change); how many rows it changed.
+pub(crate) fn execute(conn: &Connection, sql: &str, params: &[&dyn ToSql]) -> rusqlite::Result<usize> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    bind(&mut stmt, params)?;
+    stmt.raw_execute()
 }
 
 /// The first row of `sql`, decoded, or `None`.

@@ -9,6 +9,20 @@ use std::collections::BTreeSet;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+pub(super) const FIND_BY_PRIORITY: &str =
+    "SELECT id, type FROM notification_channels WHERE owner_id = $1 AND priority = $2";
+
+pub(super) const DELETE_CHANNEL: &str = "DELETE FROM notification_channels WHERE id = $1";
+
+/// The record of one channel's deletion, by `audit`'s actor.
+pub(super) fn deletion_event(audit: &NewAuditEvent, id: Uuid, ty: &str, priority: i64) -> NewAuditEvent {
+    let mut event = audit.clone();
+    event.id = roster_core::ids::AuditEventId::new();
+    event.target_id = Some(id);
+    event.data = serde_json::json!({ "type": ty, "priority": priority });
+    event
+}
+
 impl Store {
     /// Deletes the owner's channels of these priorities, all or none: an
     /// unknown priority deletes nothing. Audits each with `audit`'s actor.
@@ -18,28 +32,24 @@ impl Store {
         priorities: &BTreeSet<i64>,
         audit: &NewAuditEvent,
     ) -> Result<u64, Error> {
+        if let Some(w) = self.writer() {
+            let (priorities, audit) = (priorities.clone(), audit.clone());
+            return w.write(move |c| super::grouped::delete(c, owner, &priorities, &audit)).await?;
+        }
         let r: StoreResult<Result<u64, Error>> = dispatch!(self, write, |pool| async {
             let mut tx = crate::begin_write(pool).await?;
             let mut found = Vec::new();
             for p in priorities {
                 let row: Option<(Uuid, String)> =
-                    sqlx::query_as("SELECT id, type FROM notification_channels WHERE owner_id = $1 AND priority = $2")
-                        .bind(owner.id())
-                        .bind(p)
-                        .fetch_optional(&mut *tx)
-                        .await?;
+                    sqlx::query_as(FIND_BY_PRIORITY).bind(owner.id()).bind(p).fetch_optional(&mut *tx).await?;
                 match row {
                     Some((id, ty)) => found.push((id, ty, *p)),
                     None => return Ok(Err(Error::NotFound("notification channel"))),
                 }
             }
             for (id, ty, priority) in &found {
-                sqlx::query("DELETE FROM notification_channels WHERE id = $1").bind(id).execute(&mut *tx).await?;
-                let mut event = audit.clone();
-                event.id = roster_core::ids::AuditEventId::new();
-                event.target_id = Some(*id);
-                event.data = serde_json::json!({ "type": ty, "priority": priority });
-                crate::audit::insert_audit!(&mut *tx, &event);
+                sqlx::query(DELETE_CHANNEL).bind(id).execute(&mut *tx).await?;
+                crate::audit::insert_audit!(&mut *tx, &deletion_event(audit, *id, ty, *priority));
             }
             tx.commit().await?;
             Ok(Ok(found.len() as u64))

@@ -60,30 +60,51 @@ fn invalid_fallback(itself: bool) -> Error {
     Error::invalid("fallback_channel_id", if itself { "self_reference" } else { "not_found" }, detail)
 }
 
+pub(crate) const INSERT_CHANNEL_MESSAGE: &str =
+    "INSERT INTO outbox (id, organization_id, customer_id, transport, template, recipient, data, secret, status,
+                         attempts, next_attempt_at, lease_token, lease_expires_at, last_error, created_at, updated_at,
+                         settled_at, channel_id, kind)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, NULL, NULL, NULL, $9, $9, NULL, $10, $11)";
+
+pub(super) const UPSERT_CHANNEL_CODE: &str =
+    "INSERT INTO channel_codes (channel_id, target, code_hash, attempts, created_at, expires_at)
+     VALUES ($1, $2, $3, 0, $4, $5)
+     ON CONFLICT (channel_id) DO UPDATE SET target = excluded.target, code_hash = excluded.code_hash,
+       attempts = 0, created_at = excluded.created_at, expires_at = excluded.expires_at";
+
+pub(super) const VALUE_TAKEN: &str = "SELECT 1 FROM notification_channels
+     WHERE owner_id = $1 AND type = $2 AND (value = $3 OR pending_value = $3) AND id <> $4";
+
+pub(super) const COUNT_CHANNELS: &str = "SELECT COUNT(*) FROM notification_channels WHERE owner_id = $1";
+
+pub(super) const NEXT_PRIORITY: &str =
+    "SELECT COALESCE(MAX(priority), 0) + 1 FROM notification_channels WHERE owner_id = $1";
+
+pub(super) const INSERT_CHANNEL: &str =
+    "INSERT INTO notification_channels (id, organization_id, customer_id, team_id, owner_id, type, value,
+       pending_value, priority, enabled, verified_at, mute, suppress_up, suppress_down, suppress_first,
+       suppress_diagnostic, suppress_all, bypass_quiet_hours, webhook_config, signing_secret, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $9, NULL, $10, $11, $12, $13, $14, $15, $16, $17, $19, $18, $18)";
+
 /// Queues `$msg` through channel `$channel` as a message of `$kind`; evaluates to its id.
 macro_rules! insert_channel_message {
     ($conn:expr, $org:expr, $owner:expr, $channel:expr, $kind:expr, $msg:expr, $now:expr) => {{
         let m: &NewMessage = $msg;
         let id = MessageId::new();
-        sqlx::query(
-            "INSERT INTO outbox (id, organization_id, customer_id, transport, template, recipient, data, secret, status,
-                                 attempts, next_attempt_at, lease_token, lease_expires_at, last_error, created_at, updated_at,
-                                 settled_at, channel_id, kind)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, NULL, NULL, NULL, $9, $9, NULL, $10, $11)",
-        )
-        .bind(id.0)
-        .bind($org.0)
-        .bind($owner.customer().map(|c| c.0))
-        .bind(m.transport.as_str())
-        .bind(m.template.as_str())
-        .bind(&m.recipient)
-        .bind(sqlx::types::Json(&m.data))
-        .bind(&m.secret)
-        .bind($now)
-        .bind($channel)
-        .bind($kind)
-        .execute(&mut *$conn)
-        .await?;
+        sqlx::query(crate::channels::write::INSERT_CHANNEL_MESSAGE)
+            .bind(id.0)
+            .bind($org.0)
+            .bind($owner.customer().map(|c| c.0))
+            .bind(m.transport.as_str())
+            .bind(m.template.as_str())
+            .bind(&m.recipient)
+            .bind(sqlx::types::Json(&m.data))
+            .bind(&m.secret)
+            .bind($now)
+            .bind($channel)
+            .bind($kind)
+            .execute(&mut *$conn)
+            .await?;
         id
     }};
 }
@@ -92,19 +113,14 @@ macro_rules! insert_channel_message {
 macro_rules! upsert_channel_code {
     ($conn:expr, $channel:expr, $code:expr, $now:expr) => {{
         let c: &NewChannelCode = $code;
-        sqlx::query(
-            "INSERT INTO channel_codes (channel_id, target, code_hash, attempts, created_at, expires_at)
-             VALUES ($1, $2, $3, 0, $4, $5)
-             ON CONFLICT (channel_id) DO UPDATE SET target = excluded.target, code_hash = excluded.code_hash,
-               attempts = 0, created_at = excluded.created_at, expires_at = excluded.expires_at",
-        )
-        .bind($channel)
-        .bind(&c.target)
-        .bind(&c.hash)
-        .bind($now)
-        .bind(c.expires_at)
-        .execute(&mut *$conn)
-        .await?;
+        sqlx::query(crate::channels::write::UPSERT_CHANNEL_CODE)
+            .bind($channel)
+            .bind(&c.target)
+            .bind(&c.hash)
+            .bind($now)
+            .bind(c.expires_at)
+            .execute(&mut *$conn)
+            .await?;
     }};
 }
 
@@ -119,85 +135,76 @@ macro_rules! fetch_channel {
 /// Whether another channel of the owner already has (or is moving to) this type and value.
 macro_rules! value_taken {
     ($conn:expr, $owner:expr, $ty:expr, $value:expr, $except:expr) => {{
-        let found: Option<i32> = sqlx::query_scalar(
-            "SELECT 1 FROM notification_channels
-             WHERE owner_id = $1 AND type = $2 AND (value = $3 OR pending_value = $3) AND id <> $4",
-        )
-        .bind($owner.id())
-        .bind($ty)
-        .bind($value)
-        .bind($except)
-        .fetch_optional(&mut *$conn)
-        .await?;
+        let found: Option<i32> = sqlx::query_scalar(crate::channels::write::VALUE_TAKEN)
+            .bind($owner.id())
+            .bind($ty)
+            .bind($value)
+            .bind($except)
+            .fetch_optional(&mut *$conn)
+            .await?;
         found.is_some()
     }};
 }
 
-const DUPLICATE: &str = "a channel of this type with this value already exists";
+pub(super) const DUPLICATE: &str = "a channel of this type with this value already exists";
 
 impl Store {
     /// Creates a channel at the end of the owner's priorities, with its code
-    /// and verification message; refuses duplicates and channels beyond the plan.
+    /// and verification message; refuses duplicates and channels beyond the
+    /// plan. On SQLite a grouped write (see [`crate::writer`]).
     pub async fn create_channel(&self, c: &NewChannel) -> Result<ChannelRow, Error> {
+        if let Some(w) = self.writer() {
+            let c = c.clone();
+            let r = w.write(move |conn| super::grouped::create(conn, &c)).await;
+            return r.map_err(|e| e.or_conflict(DUPLICATE))?;
+        }
         let dialect = self.dialect();
         let r: StoreResult<Result<ChannelRow, Error>> = dispatch!(self, write, |pool| {
             async {
-            let mut tx = crate::begin_write(pool).await?;
-            // Concurrent creations for one owner would read the same count and
-            // next priority (PostgreSQL): the organization's lock serializes them.
-            crate::teams::lock_organization!(&mut *tx, dialect, c.organization_id);
-            let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM notification_channels WHERE owner_id = $1")
-                .bind(c.owner.id())
-                .fetch_one(&mut *tx)
-                .await?;
-            if count >= i64::from(c.max) {
-                return Ok(Err(Error::LimitReached { what: "notification channels", max: c.max }));
-            }
-            if value_taken!(&mut *tx, c.owner, c.channel_type, &c.value, c.id) {
-                return Ok(Err(Error::Conflict(DUPLICATE.into())));
-            }
-            let priority: i64 =
-                sqlx::query_scalar("SELECT COALESCE(MAX(priority), 0) + 1 FROM notification_channels WHERE owner_id = $1")
+                let mut tx = crate::begin_write(pool).await?;
+                // Concurrent creations for one owner would read the same count and
+                // next priority (PostgreSQL): the organization's lock serializes them.
+                crate::teams::lock_organization!(&mut *tx, dialect, c.organization_id);
+                let count: i64 = sqlx::query_scalar(COUNT_CHANNELS).bind(c.owner.id()).fetch_one(&mut *tx).await?;
+                if count >= i64::from(c.max) {
+                    return Ok(Err(Error::LimitReached { what: "notification channels", max: c.max }));
+                }
+                if value_taken!(&mut *tx, c.owner, c.channel_type, &c.value, c.id) {
+                    return Ok(Err(Error::Conflict(DUPLICATE.into())));
+                }
+                let priority: i64 = sqlx::query_scalar(NEXT_PRIORITY).bind(c.owner.id()).fetch_one(&mut *tx).await?;
+                sqlx::query(INSERT_CHANNEL)
+                    .bind(c.id)
+                    .bind(c.organization_id.0)
+                    .bind(c.owner.customer().map(|i| i.0))
+                    .bind(c.owner.team().map(|i| i.0))
                     .bind(c.owner.id())
-                    .fetch_one(&mut *tx)
+                    .bind(c.channel_type)
+                    .bind(&c.value)
+                    .bind(priority)
+                    .bind(true)
+                    .bind(&c.mute)
+                    .bind(c.suppress.up)
+                    .bind(c.suppress.down)
+                    .bind(c.suppress.first)
+                    .bind(c.suppress.diagnostic)
+                    .bind(c.suppress.all)
+                    .bind(c.bypass_quiet_hours)
+                    .bind(c.webhook.as_ref().map(sqlx::types::Json))
+                    .bind(c.now)
+                    .bind(&c.signing_secret)
+                    .execute(&mut *tx)
                     .await?;
-            sqlx::query(
-                "INSERT INTO notification_channels (id, organization_id, customer_id, team_id, owner_id, type, value,
-                   pending_value, priority, enabled, verified_at, mute, suppress_up, suppress_down, suppress_first,
-                   suppress_diagnostic, suppress_all, bypass_quiet_hours, webhook_config, signing_secret, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8, $9, NULL, $10, $11, $12, $13, $14, $15, $16, $17, $19, $18, $18)",
-            )
-            .bind(c.id)
-            .bind(c.organization_id.0)
-            .bind(c.owner.customer().map(|i| i.0))
-            .bind(c.owner.team().map(|i| i.0))
-            .bind(c.owner.id())
-            .bind(c.channel_type)
-            .bind(&c.value)
-            .bind(priority)
-            .bind(true)
-            .bind(&c.mute)
-            .bind(c.suppress.up)
-            .bind(c.suppress.down)
-            .bind(c.suppress.first)
-            .bind(c.suppress.diagnostic)
-            .bind(c.suppress.all)
-            .bind(c.bypass_quiet_hours)
-            .bind(c.webhook.as_ref().map(sqlx::types::Json))
-            .bind(c.now)
-            .bind(&c.signing_secret)
-            .execute(&mut *tx)
-            .await?;
-            upsert_channel_code!(&mut *tx, c.id, &c.code, c.now);
-            insert_channel_message!(&mut *tx, c.organization_id, c.owner, c.id, "verification", &c.message, c.now);
-            let mut audit = c.audit.clone();
-            audit.data["priority"] = priority.into();
-            crate::audit::insert_audit!(&mut *tx, &audit);
-            let row = fetch_channel!(&mut *tx, c.id);
-            tx.commit().await?;
-            Ok(Ok(row))
-        }
-        .await
+                upsert_channel_code!(&mut *tx, c.id, &c.code, c.now);
+                insert_channel_message!(&mut *tx, c.organization_id, c.owner, c.id, "verification", &c.message, c.now);
+                let mut audit = c.audit.clone();
+                audit.data["priority"] = priority.into();
+                crate::audit::insert_audit!(&mut *tx, &audit);
+                let row = fetch_channel!(&mut *tx, c.id);
+                tx.commit().await?;
+                Ok(Ok(row))
+            }
+            .await
         });
         r.map_err(|e| e.or_conflict(DUPLICATE))?
     }

@@ -192,3 +192,50 @@ dual_test! {
         assert_eq!(priorities, (1..=10).collect::<Vec<_>>());
     }
 }
+
+dual_test! {
+    async fn writes_made_at_once_all_land_with_their_records(app) {
+        // On SQLite these share grouped transactions (each write in a savepoint of
+        // its own): a failing one must fail alone, and every answered one must stay.
+        let acc = app.signup().await;
+        let o = &owners(&acc)[0];
+        let taken = address();
+        add_email(&app, o, &taken).await;
+        let renames = (0..24).map(|i| {
+            let (app, token) = (&app, acc.token.clone());
+            async move { app.patch("/v1/customer", &token, json!({ "name": format!("Name{i}") })).await }
+        });
+        let creates = (0..8).map(|i| {
+            let (app, o) = (&app, o.clone());
+            let value = if i % 2 == 0 { taken.clone() } else { address() };
+            async move { app.post(&o.path("notification-channel"), Some(&o.token), json!({"type": "email", "value": value})).await }
+        });
+        let (renamed, created) =
+            futures::future::join(futures::future::join_all(renames), futures::future::join_all(creates)).await;
+        for r in &renamed {
+            r.assert(200, None);
+        }
+        let answers: Vec<u16> = created.iter().map(|r| r.status.as_u16()).collect();
+        assert_eq!(answers.iter().filter(|s| **s == 201).count(), 4, "{answers:?}");
+        assert_eq!(answers.iter().filter(|s| **s == 409).count(), 4, "the duplicates are refused: {answers:?}");
+
+        let events = app.store.audit_events_for_target(acc.customer_id.0).await.unwrap();
+        let updates = events.iter().filter(|e| e.action == "customer.updated").count();
+        assert_eq!(updates, 24, "every answered change has its record");
+        let name = app.get("/v1/customer", &acc.token).await.body["customer"]["name"].clone();
+        assert!((0..24).any(|i| name == format!("Name{i}")), "{name}");
+        let mut priorities: Vec<i64> = list(&app, o).await.iter().map(|c| c["priority"].as_i64().unwrap()).collect();
+        priorities.sort();
+        assert_eq!(priorities, [1, 2, 3, 4, 5], "the refused creations left nothing");
+
+        let deletes = (2..=5).map(|p| {
+            let (app, path) = (&app, o.path(&format!("notification-channel?priority={p}")));
+            async move { app.delete(&path, &o.token, None).await }
+        });
+        for r in futures::future::join_all(deletes).await {
+            r.assert(200, None);
+        }
+        let left: Vec<String> = list(&app, o).await.iter().map(|c| c["value"].as_str().unwrap().to_owned()).collect();
+        assert_eq!(left, [taken]);
+    }
+}
