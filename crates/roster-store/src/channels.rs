@@ -270,7 +270,11 @@ impl Store {
                 c = c.bind(t);
             }
             let rows = q.bind(limit).bind(offset).fetch_all(pool).await?;
-            (rows, c.fetch_one(pool).await?)
+            let total = match reader::short_page_total(limit, offset, rows.len()) {
+                Some(total) => total,
+                None => c.fetch_one(pool).await?,
+            };
+            (rows, total)
         }))
     }
 

@@ -166,7 +166,21 @@ pub(crate) fn page<T: Decode>(
     offset: i64,
 ) -> rusqlite::Result<(Vec<T>, i64)> {
     let params: Vec<&dyn ToSql> = scope.iter().copied().chain([&limit as &dyn ToSql, &offset]).collect();
-    Ok((all(conn, sql, &params, T::decode)?, count(conn, count_sql, scope)?))
+    let rows = all(conn, sql, &params, T::decode)?;
+    let total = match short_page_total(limit, offset, rows.len()) {
+        Some(total) => total,
+        None => count(conn, count_sql, scope)?,
+    };
+    Ok((rows, total))
+}
+
+/// The total of a listing whose page of `limit` from `offset` held `rows`,
+/// where the page itself tells: a page that is not full is the last one, so
+/// the total is `offset + rows`, without counting (most lists fit one page).
+/// A full page, or an empty one past the start, needs a count.
+pub(crate) fn short_page_total(limit: i64, offset: i64, rows: usize) -> Option<i64> {
+    let rows = i64::try_from(rows).ok()?;
+    (rows < limit && (rows > 0 || offset == 0)).then_some(offset + rows)
 }
 
 /// A `COUNT(*)` (or any single integer) query.
@@ -258,6 +272,16 @@ impl Columns for Row<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_short_page_gives_its_total_without_a_count() {
+        assert_eq!(short_page_total(20, 0, 7), Some(7));
+        assert_eq!(short_page_total(20, 0, 0), Some(0), "an empty first page: nothing at all");
+        assert_eq!(short_page_total(20, 40, 3), Some(43));
+        assert_eq!(short_page_total(20, 0, 20), None, "a full page may have more after it");
+        assert_eq!(short_page_total(20, 40, 0), None, "past the end: the total is unknown");
+        assert_eq!(short_page_total(0, 0, 0), None);
+    }
 
     #[test]
     fn binds_dollar_parameters_by_number_not_by_position() {

@@ -237,7 +237,10 @@ macro_rules! fetch_page {
             .bind($offset)
             .fetch_all($conn)
             .await?;
-        let total: i64 = sqlx::query_scalar($count_sql)$(.bind($scope))+.fetch_one($conn).await?;
+        let total: i64 = match crate::reader::short_page_total($limit, $offset, rows.len()) {
+            Some(total) => total,
+            None => sqlx::query_scalar($count_sql)$(.bind($scope))+.fetch_one($conn).await?,
+        };
         (rows, total)
     }};
 }
