@@ -117,9 +117,8 @@ impl Store {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(5))
-                // Keeps the WAL file from staying large after a checkpoint.
-                .pragma("journal_size_limit", (64 * 1024 * 1024).to_string());
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                .pragma("journal_size_limit", SQLITE_JOURNAL_SIZE_LIMIT.to_string());
             let write =
                 pool_options(1, opts).after_release(discard_if_in_transaction).connect_with(connect.clone()).await?;
             let in_memory = url.contains(":memory:") || url.contains("mode=memory");
@@ -244,6 +243,13 @@ impl Store {
         }
     }
 }
+
+/// How long a SQLite connection waits for another process's write lock,
+/// on every connection: sqlx's, the reader's and the writer's.
+pub(crate) const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Keeps the WAL file from staying large after a checkpoint (bytes).
+pub(crate) const SQLITE_JOURNAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 
 /// How long a pooled connection may sit unused before it is checked on its way out.
 const PING_AFTER_IDLE: Duration = Duration::from_secs(5);

@@ -6,28 +6,52 @@ use roster_core::ids::MessageId;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-/// Queues `$msg` inside the caller's transaction; a rolled-back change sends nothing.
+/// A new pending message, due at `$9`: the row [`queue_message!`] writes.
+pub(crate) const INSERT_MESSAGE: &str =
+    "INSERT INTO outbox (id, organization_id, customer_id, transport, template, recipient, data, secret, status,
+                         attempts, next_attempt_at, lease_token, lease_expires_at, last_error, created_at, updated_at,
+                         settled_at, channel_id, kind)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, NULL, NULL, NULL, $9, $9, NULL, $10, $11)";
+
+/// The kind of a message to an account rather than through a channel (codes,
+/// invitations): the column's default.
+pub(crate) const ACCOUNT: &str = "account";
+
+/// Queues `$msg` of `$kind` (to customer `$customer` of `$org`, through channel
+/// `$channel` when it has one, all `Option<Uuid>`) inside the caller's
+/// transaction; a rolled-back change sends nothing. Evaluates to its id.
+macro_rules! queue_message {
+    ($conn:expr, $org:expr, $customer:expr, $channel:expr, $kind:expr, $msg:expr, $now:expr) => {{
+        let m: &roster_core::message::NewMessage = $msg;
+        let (org, customer, channel): (Option<uuid::Uuid>, Option<uuid::Uuid>, Option<uuid::Uuid>) =
+            ($org, $customer, $channel);
+        let id = roster_core::ids::MessageId::new();
+        sqlx::query($crate::outbox::INSERT_MESSAGE)
+            .bind(id.0)
+            .bind(org)
+            .bind(customer)
+            .bind(m.transport.as_str())
+            .bind(m.template.as_str())
+            .bind(&m.recipient)
+            .bind(sqlx::types::Json(&m.data))
+            .bind(&m.secret)
+            .bind($now)
+            .bind(channel)
+            .bind($kind)
+            .execute(&mut *$conn)
+            .await?;
+        id
+    }};
+}
+pub(crate) use queue_message;
+
+/// Queues `$msg` to an account inside the caller's transaction.
 macro_rules! insert_message {
     ($conn:expr, $org:expr, $customer:expr, $msg:expr, $now:expr) => {{
-        let m: &roster_core::message::NewMessage = $msg;
         let org: Option<roster_core::ids::OrganizationId> = $org;
         let customer: Option<roster_core::ids::CustomerId> = $customer;
-        sqlx::query(
-            "INSERT INTO outbox (id, organization_id, customer_id, transport, template, recipient, data, secret, status,
-                                 attempts, next_attempt_at, lease_token, lease_expires_at, last_error, created_at, updated_at, settled_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, NULL, NULL, NULL, $9, $9, NULL)",
-        )
-        .bind(roster_core::ids::MessageId::new().0)
-        .bind(org.map(|i| i.0))
-        .bind(customer.map(|i| i.0))
-        .bind(m.transport.as_str())
-        .bind(m.template.as_str())
-        .bind(&m.recipient)
-        .bind(sqlx::types::Json(&m.data))
-        .bind(&m.secret)
-        .bind($now)
-        .execute(&mut *$conn)
-        .await?;
+        let customer = customer.map(|i| i.0);
+        $crate::outbox::queue_message!($conn, org.map(|i| i.0), customer, None, $crate::outbox::ACCOUNT, $msg, $now);
     }};
 }
 pub(crate) use insert_message;

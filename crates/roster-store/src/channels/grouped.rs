@@ -4,10 +4,10 @@
 
 use super::order::{deletion_event, DELETE_CHANNEL, FIND_BY_PRIORITY};
 use super::write::{
-    NewChannel, NewChannelCode, COUNT_CHANNELS, DUPLICATE, INSERT_CHANNEL, INSERT_CHANNEL_MESSAGE, NEXT_PRIORITY,
+    channel_by_id, NewChannel, NewChannelCode, COUNT_CHANNELS, DUPLICATE, INSERT_CHANNEL, NEXT_PRIORITY,
     UPSERT_CHANNEL_CODE, VALUE_TAKEN,
 };
-use super::{ChannelOwner, ChannelRow, CHANNEL_COLUMNS};
+use super::{ChannelOwner, ChannelRow};
 use crate::audit::insert_audit_sqlite;
 use crate::reader::{self, At, Columns, Decode, Id};
 use crate::writer::json_text as json;
@@ -62,8 +62,7 @@ pub(super) fn create(conn: &Connection, c: &NewChannel) -> StoreResult<Result<Ch
     let mut audit = c.audit.clone();
     audit.data["priority"] = priority.into();
     insert_audit_sqlite(conn, &audit)?;
-    let sql = format!("SELECT {CHANNEL_COLUMNS} FROM notification_channels WHERE id = $1");
-    let row = reader::one(conn, &sql, &[&Id(c.id)], ChannelRow::decode)?;
+    let row = reader::one(conn, &channel_by_id(), &[&Id(c.id)], ChannelRow::decode)?;
     Ok(Ok(row.ok_or(rusqlite::Error::QueryReturnedNoRows)?))
 }
 
@@ -108,7 +107,7 @@ fn insert_message(
     let id = MessageId::new();
     reader::execute(
         conn,
-        INSERT_CHANNEL_MESSAGE,
+        crate::outbox::INSERT_MESSAGE,
         &[
             &Id(id.0),
             &Id(org.0),

@@ -60,12 +60,6 @@ fn invalid_fallback(itself: bool) -> Error {
     Error::invalid("fallback_channel_id", if itself { "self_reference" } else { "not_found" }, detail)
 }
 
-pub(crate) const INSERT_CHANNEL_MESSAGE: &str =
-    "INSERT INTO outbox (id, organization_id, customer_id, transport, template, recipient, data, secret, status,
-                         attempts, next_attempt_at, lease_token, lease_expires_at, last_error, created_at, updated_at,
-                         settled_at, channel_id, kind)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, NULL, NULL, NULL, $9, $9, NULL, $10, $11)";
-
 pub(super) const UPSERT_CHANNEL_CODE: &str =
     "INSERT INTO channel_codes (channel_id, target, code_hash, attempts, created_at, expires_at)
      VALUES ($1, $2, $3, 0, $4, $5)
@@ -89,23 +83,8 @@ pub(super) const INSERT_CHANNEL: &str =
 /// Queues `$msg` through channel `$channel` as a message of `$kind`; evaluates to its id.
 macro_rules! insert_channel_message {
     ($conn:expr, $org:expr, $owner:expr, $channel:expr, $kind:expr, $msg:expr, $now:expr) => {{
-        let m: &NewMessage = $msg;
-        let id = MessageId::new();
-        sqlx::query(crate::channels::write::INSERT_CHANNEL_MESSAGE)
-            .bind(id.0)
-            .bind($org.0)
-            .bind($owner.customer().map(|c| c.0))
-            .bind(m.transport.as_str())
-            .bind(m.template.as_str())
-            .bind(&m.recipient)
-            .bind(sqlx::types::Json(&m.data))
-            .bind(&m.secret)
-            .bind($now)
-            .bind($channel)
-            .bind($kind)
-            .execute(&mut *$conn)
-            .await?;
-        id
+        let customer = $owner.customer().map(|c| c.0);
+        crate::outbox::queue_message!($conn, Some($org.0), customer, Some($channel), $kind, $msg, $now)
     }};
 }
 
@@ -124,11 +103,15 @@ macro_rules! upsert_channel_code {
     }};
 }
 
+/// The statement that reads channel `$1` as it is now.
+pub(super) fn channel_by_id() -> String {
+    format!("SELECT {CHANNEL_COLUMNS} FROM notification_channels WHERE id = $1")
+}
+
 /// Channel `$id` as it is now.
 macro_rules! fetch_channel {
     ($conn:expr, $id:expr) => {{
-        let sql = format!("SELECT {CHANNEL_COLUMNS} FROM notification_channels WHERE id = $1");
-        sqlx::query_as::<_, ChannelRow>(&sql).bind($id).fetch_one(&mut *$conn).await?
+        sqlx::query_as::<_, ChannelRow>(&channel_by_id()).bind($id).fetch_one(&mut *$conn).await?
     }};
 }
 
