@@ -112,6 +112,7 @@ impl Store {
     pub async fn connect(opts: &StoreOptions) -> StoreResult<Self> {
         let url = opts.url.as_str();
         let backend = if url.starts_with("sqlite:") {
+            sqlite_without_memory_statistics();
             let connect = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
@@ -242,6 +243,22 @@ impl Store {
             Backend::Postgres(pool) => pool.close().await,
         }
     }
+}
+
+/// Turns off SQLite's memory statistics, which this service never reads: with
+/// them on, every allocation SQLite makes, on any connection, takes one
+/// process-wide mutex, and the reader's connections on the runtime's threads
+/// contended for it under load (`pthread_mutex_lock` waits in the profile).
+/// It must precede SQLite's initialisation; a process that already opened a
+/// database (another store in the same test binary) keeps the setting it has.
+fn sqlite_without_memory_statistics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: SQLITE_CONFIG_MEMSTATUS takes one int. Before sqlite3_initialize
+        // the call only sets a flag; after it, it returns SQLITE_MISUSE and changes nothing.
+        let rc = unsafe { rusqlite::ffi::sqlite3_config(rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS, 0 as std::ffi::c_int) };
+        tracing::debug!(rc, "SQLite memory statistics off");
+    });
 }
 
 /// How long a SQLite connection waits for another process's write lock,
