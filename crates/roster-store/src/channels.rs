@@ -96,7 +96,7 @@ pub struct ChannelRow {
 }
 
 impl Decode for ChannelRow {
-    fn decode(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+    fn decode(r: &reader::Record<'_>) -> rusqlite::Result<Self> {
         let webhook_config: Option<String> = r.get("webhook_config")?;
         let webhook_config = webhook_config
             .map(|text| serde_json::from_str(&text).map(sqlx::types::Json))
@@ -142,7 +142,7 @@ struct OwnerRow {
 }
 
 impl Decode for OwnerRow {
-    fn decode(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+    fn decode(r: &reader::Record<'_>) -> rusqlite::Result<Self> {
         Ok(Self {
             owner_name: r.get("owner_name")?,
             role: r.parsed("role", Role::try_from)?,
@@ -151,6 +151,67 @@ impl Decode for OwnerRow {
             caller_related: r.get("caller_related")?,
         })
     }
+}
+
+impl OwnerRow {
+    /// The facts, for an owner of the organization and a caller still active.
+    fn facts(self) -> Option<OwnerFacts> {
+        let name = self.owner_name?;
+        (self.status == "active").then_some(OwnerFacts {
+            name,
+            caller_role: self.role,
+            caller_related: self.caller_related,
+            plan: self.plan,
+        })
+    }
+}
+
+/// One statement for the caller's standing and plan, and the owner's name
+/// (NULL when the owner is not of the organization): `$1` the organization,
+/// `$2` the caller, `$3` the owner.
+fn owner_sql(owner: ChannelOwner) -> String {
+    let (owner_name, related) = match owner {
+        ChannelOwner::Customer(_) => ("SELECT name FROM customers WHERE id = $3 AND organization_id = $1", "$2 = $3"),
+        ChannelOwner::Team(_) => (
+            "SELECT name FROM teams WHERE id = $3 AND organization_id = $1",
+            "EXISTS (SELECT 1 FROM memberships WHERE team_id = $3 AND customer_id = $2)",
+        ),
+    };
+    format!(
+        "SELECT ({owner_name}) AS owner_name, c.role, c.status, o.plan, {related} AS caller_related
+         FROM customers c JOIN organizations o ON o.id = c.organization_id
+         WHERE c.id = $2 AND c.organization_id = $1"
+    )
+}
+
+/// A page of an owner's channels by priority (`$1` the owner, then the
+/// filter's types, the limit and the offset), and its count.
+fn list_sql(filter: &TypeFilter) -> (String, String) {
+    let cond = filter.sql(2);
+    let n = 2 + filter.include.len() + filter.exclude.len();
+    let list = format!(
+        "SELECT {CHANNEL_COLUMNS} FROM notification_channels WHERE owner_id = $1{cond}
+         ORDER BY priority, id LIMIT ${n} OFFSET ${}",
+        n + 1
+    );
+    (list, format!("SELECT COUNT(*) FROM notification_channels WHERE owner_id = $1{cond}"))
+}
+
+/// [`list_sql`]'s page on a reader connection.
+fn list_page(
+    c: &rusqlite::Connection,
+    owner: ChannelOwner,
+    filter: &TypeFilter,
+    list_sql: &str,
+    count_sql: &str,
+    limit: i64,
+    offset: i64,
+) -> rusqlite::Result<(Vec<ChannelRow>, i64)> {
+    let owner_id = Id(owner.id());
+    let mut scope: Vec<&dyn rusqlite::ToSql> = vec![&owner_id];
+    let types: Vec<&str> = filter.values().collect();
+    scope.extend(types.iter().map(|t| t as &dyn rusqlite::ToSql));
+    reader::page(c, list_sql, count_sql, &scope, limit, offset)
 }
 
 /// Characters of a signing secret a listing may show: `whsec_` and 4 of its
@@ -199,22 +260,7 @@ impl Store {
         owner: ChannelOwner,
         caller: CustomerId,
     ) -> StoreResult<Option<OwnerFacts>> {
-        // One statement: the caller's standing and plan, and the owner's name
-        // (NULL when the owner is not of `org`).
-        let (owner_name, related) = match owner {
-            ChannelOwner::Customer(_) => {
-                ("SELECT name FROM customers WHERE id = $3 AND organization_id = $1", "$2 = $3")
-            }
-            ChannelOwner::Team(_) => (
-                "SELECT name FROM teams WHERE id = $3 AND organization_id = $1",
-                "EXISTS (SELECT 1 FROM memberships WHERE team_id = $3 AND customer_id = $2)",
-            ),
-        };
-        let sql = format!(
-            "SELECT ({owner_name}) AS owner_name, c.role, c.status, o.plan, {related} AS caller_related
-             FROM customers c JOIN organizations o ON o.id = c.organization_id
-             WHERE c.id = $2 AND c.organization_id = $1"
-        );
+        let sql = owner_sql(owner);
         let row = if let Some(r) = self.reader() {
             let params: [&dyn rusqlite::ToSql; 3] = [&Id(org.0), &Id(caller.0), &Id(owner.id())];
             r.read(|c| reader::one(c, &sql, &params, OwnerRow::decode))?
@@ -228,15 +274,7 @@ impl Store {
                     .await?
             })
         };
-        Ok(row.and_then(|r| {
-            let name = r.owner_name?;
-            (r.status == "active").then_some(OwnerFacts {
-                name,
-                caller_role: r.role,
-                caller_related: r.caller_related,
-                plan: r.plan,
-            })
-        }))
+        Ok(row.and_then(OwnerRow::facts))
     }
 
     /// One page of an owner's channels by priority, and how many match.
@@ -247,20 +285,9 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> StoreResult<(Vec<ChannelRow>, i64)> {
-        let cond = filter.sql(2);
-        let n = 2 + filter.include.len() + filter.exclude.len();
-        let list_sql = format!(
-            "SELECT {CHANNEL_COLUMNS} FROM notification_channels WHERE owner_id = $1{cond}
-             ORDER BY priority, id LIMIT ${n} OFFSET ${}",
-            n + 1
-        );
-        let count_sql = format!("SELECT COUNT(*) FROM notification_channels WHERE owner_id = $1{cond}");
+        let (list_sql, count_sql) = list_sql(filter);
         if let Some(r) = self.reader() {
-            let owner_id = Id(owner.id());
-            let mut scope: Vec<&dyn rusqlite::ToSql> = vec![&owner_id];
-            let types: Vec<&str> = filter.values().collect();
-            scope.extend(types.iter().map(|t| t as &dyn rusqlite::ToSql));
-            return r.read(|c| reader::page(c, &list_sql, &count_sql, &scope, limit, offset));
+            return r.read(|c| list_page(c, owner, filter, &list_sql, &count_sql, limit, offset));
         }
         Ok(dispatch!(self, read, |pool| {
             let mut q = sqlx::query_as::<_, ChannelRow>(&list_sql).bind(owner.id());
@@ -276,6 +303,36 @@ impl Store {
             };
             (rows, total)
         }))
+    }
+
+    /// [`Store::channel_owner`] and, when the owner is there,
+    /// [`Store::list_channels`]: on SQLite in one read transaction (one
+    /// snapshot, one WAL read lock), as a listing request needs both.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn owner_and_channels(
+        &self,
+        org: OrganizationId,
+        owner: ChannelOwner,
+        caller: CustomerId,
+        filter: &TypeFilter,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<Option<(OwnerFacts, Vec<ChannelRow>, i64)>> {
+        let Some(r) = self.reader() else {
+            let Some(facts) = self.channel_owner(org, owner, caller).await? else { return Ok(None) };
+            let (rows, total) = self.list_channels(owner, filter, limit, offset).await?;
+            return Ok(Some((facts, rows, total)));
+        };
+        let sql = owner_sql(owner);
+        let (list_sql, count_sql) = list_sql(filter);
+        r.read(|c| {
+            let params: [&dyn rusqlite::ToSql; 3] = [&Id(org.0), &Id(caller.0), &Id(owner.id())];
+            let Some(facts) = reader::one(c, &sql, &params, OwnerRow::decode)?.and_then(OwnerRow::facts) else {
+                return Ok(None);
+            };
+            let (rows, total) = list_page(c, owner, filter, &list_sql, &count_sql, limit, offset)?;
+            Ok(Some((facts, rows, total)))
+        })
     }
 
     /// The owner's channel of `priority`, or `None`.

@@ -183,11 +183,10 @@ impl From<ProfileFlat> for ProfileRow {
 
 // Decoding for the SQLite reader of the hot paths (see `reader`): the same
 // columns the `FromRow` derives above read, by the same names.
-use crate::reader::{Columns, Decode};
-use rusqlite::Row;
+use crate::reader::{Columns, Decode, Record};
 
 impl Decode for CustomerRow {
-    fn decode(r: &Row<'_>) -> rusqlite::Result<Self> {
+    fn decode(r: &Record<'_>) -> rusqlite::Result<Self> {
         Ok(Self {
             id: r.uuid("id")?.into(),
             organization_id: r.uuid("organization_id")?.into(),
@@ -205,7 +204,7 @@ impl Decode for CustomerRow {
 }
 
 impl Decode for ProfileFlat {
-    fn decode(r: &Row<'_>) -> rusqlite::Result<Self> {
+    fn decode(r: &Record<'_>) -> rusqlite::Result<Self> {
         Ok(Self {
             customer: CustomerRow::decode(r)?,
             o_name: r.get("o_name")?,
@@ -228,7 +227,7 @@ impl Decode for ProfileFlat {
 }
 
 impl Decode for PrincipalRow {
-    fn decode(r: &Row<'_>) -> rusqlite::Result<Self> {
+    fn decode(r: &Record<'_>) -> rusqlite::Result<Self> {
         Ok(Self {
             customer_id: r.uuid("customer_id")?.into(),
             organization_id: r.uuid("organization_id")?.into(),

@@ -29,7 +29,7 @@ pub struct TeamSummaryRow {
 }
 
 impl Decode for TeamSummaryRow {
-    fn decode(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+    fn decode(r: &reader::Record<'_>) -> rusqlite::Result<Self> {
         Ok(Self {
             id: r.uuid("id")?.into(),
             name: r.get("name")?,
@@ -56,7 +56,7 @@ pub struct TeamMemberRow {
 }
 
 impl Decode for TeamMemberRow {
-    fn decode(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+    fn decode(r: &reader::Record<'_>) -> rusqlite::Result<Self> {
         Ok(Self {
             customer_id: r.uuid("customer_id")?.into(),
             email: r.get("email")?,

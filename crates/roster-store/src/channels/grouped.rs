@@ -75,7 +75,7 @@ pub(super) fn delete(
     let mut found = Vec::new();
     for p in priorities {
         let row = reader::one(conn, FIND_BY_PRIORITY, &[&Id(owner.id()), p], |r| {
-            Ok((r.uuid("id")?, r.get::<_, String>("type")?))
+            Ok((r.uuid("id")?, r.get::<String>("type")?))
         })?;
         match row {
             Some((id, ty)) => found.push((id, ty, *p)),

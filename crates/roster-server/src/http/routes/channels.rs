@@ -38,15 +38,18 @@ pub(super) async fn resolve<A: RequiredAction>(
     auth: &Auth<A>,
     owner: ChannelOwner,
 ) -> Result<OwnerFacts, Error> {
+    let facts = state.store().channel_owner(auth.organization_id, owner, auth.customer_id).await?;
+    judge::<A>(owner, facts)
+}
+
+/// [`resolve`]'s rules on facts already read: 404 without them, 403 when the
+/// caller may not read (or change) the owner's channels.
+pub(super) fn judge<A: RequiredAction>(owner: ChannelOwner, facts: Option<OwnerFacts>) -> Result<OwnerFacts, Error> {
     let what = match owner {
         ChannelOwner::Customer(_) => "customer",
         ChannelOwner::Team(_) => "team",
     };
-    let facts = state
-        .store()
-        .channel_owner(auth.organization_id, owner, auth.customer_id)
-        .await?
-        .ok_or(Error::NotFound(what))?;
+    let facts = facts.ok_or(Error::NotFound(what))?;
     let write = A::ACTION == Some(Action::ChannelManage);
     let role = facts.caller_role;
     let allowed = match (owner, write) {

@@ -2,7 +2,7 @@
 //! the same for customers and teams.
 
 use super::view::{stored_mute, webhook_config, CreatedChannel};
-use super::{channel_at, new_code, owner_target, priority, resolve, verification_message, ChannelView};
+use super::{channel_at, judge, new_code, owner_target, priority, resolve, verification_message, ChannelView};
 use crate::http::extract::act::{ChannelManage, ChannelRead};
 use crate::http::extract::Auth;
 use crate::http::pagination::{PageParams, Paged};
@@ -199,8 +199,7 @@ pub(super) async fn list(
     page: PageParams,
     types: TypeParams,
 ) -> Result<Paged<ChannelView>, Error> {
-    resolve(state, auth, owner).await?;
-    let (limit, offset) = page.resolve()?;
+    let paging = page.resolve();
     let mut errors = FieldErrors::default();
     let mut list = |field: &str, raw: &Option<String>| {
         let parsed = raw.as_deref().map(|r| errors.check(field, ChannelType::parse_list(r)).unwrap_or_default());
@@ -208,8 +207,22 @@ pub(super) async fn list(
     };
     let include = list("include_types", &types.include_types);
     let exclude = list("exclude_types", &types.exclude_types);
-    errors.finish()?;
-    let (rows, total) = state.store().list_channels(owner, &TypeFilter { include, exclude }, limit, offset).await?;
+    let filtering = errors.finish();
+    let (Ok((limit, offset)), Ok(())) = (&paging, &filtering) else {
+        // The owner's 404 and 403 come before a bad query's 422.
+        resolve(state, auth, owner).await?;
+        paging?;
+        return Err(filtering.expect_err("one of the two failed"));
+    };
+    let (limit, offset) = (*limit, *offset);
+    let filter = TypeFilter { include, exclude };
+    let found =
+        state.store().owner_and_channels(auth.organization_id, owner, auth.customer_id, &filter, limit, offset).await?;
+    let (facts, rows, total) = match found {
+        Some((facts, rows, total)) => (Some(facts), rows, total),
+        None => (None, Vec::new(), 0),
+    };
+    judge::<ChannelRead>(owner, facts)?;
     let now = roster_core::clock::now();
     let data = rows.iter().map(|r| ChannelView::from_row(r, now)).collect::<Result<_, _>>()?;
     Ok(Paged::new(data, offset, total))
