@@ -184,6 +184,17 @@ fn owner_sql(owner: ChannelOwner) -> String {
     )
 }
 
+/// [`owner_sql`]'s row on a reader connection.
+fn owner_row(
+    c: &rusqlite::Connection,
+    sql: &str,
+    org: OrganizationId,
+    owner: ChannelOwner,
+    caller: CustomerId,
+) -> rusqlite::Result<Option<OwnerRow>> {
+    reader::one(c, sql, &[&Id(org.0), &Id(caller.0), &Id(owner.id())], OwnerRow::decode)
+}
+
 /// A page of an owner's channels by priority (`$1` the owner, then the
 /// filter's types, the limit and the offset), and its count.
 fn list_sql(filter: &TypeFilter) -> (String, String) {
@@ -262,8 +273,7 @@ impl Store {
     ) -> StoreResult<Option<OwnerFacts>> {
         let sql = owner_sql(owner);
         let row = if let Some(r) = self.reader() {
-            let params: [&dyn rusqlite::ToSql; 3] = [&Id(org.0), &Id(caller.0), &Id(owner.id())];
-            r.read(|c| reader::one(c, &sql, &params, OwnerRow::decode))?
+            r.read(|c| owner_row(c, &sql, org, owner, caller))?
         } else {
             dispatch!(self, read, |pool| {
                 sqlx::query_as::<_, OwnerRow>(&sql)
@@ -326,8 +336,7 @@ impl Store {
         let sql = owner_sql(owner);
         let (list_sql, count_sql) = list_sql(filter);
         r.read(|c| {
-            let params: [&dyn rusqlite::ToSql; 3] = [&Id(org.0), &Id(caller.0), &Id(owner.id())];
-            let Some(facts) = reader::one(c, &sql, &params, OwnerRow::decode)?.and_then(OwnerRow::facts) else {
+            let Some(facts) = owner_row(c, &sql, org, owner, caller)?.and_then(OwnerRow::facts) else {
                 return Ok(None);
             };
             let (rows, total) = list_page(c, owner, filter, &list_sql, &count_sql, limit, offset)?;
