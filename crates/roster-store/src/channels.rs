@@ -9,6 +9,7 @@ mod write;
 pub use signing::{SigningSecretRotation, UnsubscribeTarget};
 pub use write::{ChannelControls, NewChannel, NewChannelCode};
 
+use crate::pg_reads::read_conn;
 use crate::reader::{self, Columns, Decode, Id};
 use crate::{dispatch, Store, StoreResult};
 use roster_core::ids::{CustomerId, OrganizationId, TeamId};
@@ -208,6 +209,77 @@ fn list_sql(filter: &TypeFilter) -> (String, String) {
     (list, format!("SELECT COUNT(*) FROM notification_channels WHERE owner_id = $1{cond}"))
 }
 
+/// [`owner_sql`] with a page of the owner's channels joined on, for a
+/// listing in one round trip (`$1` the organization, `$2` the caller, `$3` the
+/// owner, then the filter's types, the limit and the offset): a row per
+/// channel, or one with NULL channel columns for an empty page; none when the
+/// caller is not found.
+fn owner_and_list_sql(owner: ChannelOwner, filter: &TypeFilter) -> String {
+    let cond = filter.sql(4);
+    let n = 4 + filter.include.len() + filter.exclude.len();
+    format!(
+        "SELECT o.*, ch.* FROM ({}) o LEFT JOIN (
+             SELECT {CHANNEL_COLUMNS} FROM notification_channels WHERE owner_id = $3{cond}
+             ORDER BY priority, id LIMIT ${n} OFFSET ${}) ch ON TRUE
+         ORDER BY ch.priority, ch.id",
+        owner_sql(owner),
+        n + 1
+    )
+}
+
+/// A row of [`owner_and_list_sql`]. The owner is taken from the first row.
+struct OwnerWithChannel {
+    owner: Option<OwnerRow>,
+    channel: Option<ChannelRow>,
+}
+
+impl<'r, R: sqlx::Row> FromRow<'r, R> for OwnerWithChannel
+where
+    OwnerRow: FromRow<'r, R>,
+    ChannelRow: FromRow<'r, R>,
+    Uuid: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    &'static str: sqlx::ColumnIndex<R>,
+{
+    fn from_row(row: &'r R) -> sqlx::Result<Self> {
+        let id: Option<Uuid> = row.try_get("id")?;
+        let channel = match id {
+            Some(_) => Some(ChannelRow::from_row(row)?),
+            None => None,
+        };
+        Ok(Self { owner: Some(OwnerRow::from_row(row)?), channel })
+    }
+}
+
+/// [`owner_sql`]'s row on a sqlx connection.
+macro_rules! fetch_owner {
+    ($conn:expr, $sql:expr, $org:expr, $owner:expr, $caller:expr) => {
+        sqlx::query_as::<_, OwnerRow>($sql)
+            .bind($org.0)
+            .bind($caller.0)
+            .bind($owner.id())
+            .fetch_optional(&mut *$conn)
+            .await?
+    };
+}
+
+/// [`list_sql`]'s page on a sqlx connection.
+macro_rules! fetch_channel_page {
+    ($conn:expr, $owner:expr, $filter:expr, $list_sql:expr, $count_sql:expr, $limit:expr, $offset:expr) => {{
+        let mut q = sqlx::query_as::<_, ChannelRow>($list_sql).bind($owner.id());
+        let mut c = sqlx::query_scalar::<_, i64>($count_sql).bind($owner.id());
+        for t in $filter.values() {
+            q = q.bind(t);
+            c = c.bind(t);
+        }
+        let rows = q.bind($limit).bind($offset).fetch_all(&mut *$conn).await?;
+        let total = match reader::short_page_total($limit, $offset, rows.len()) {
+            Some(total) => total,
+            None => c.fetch_one(&mut *$conn).await?,
+        };
+        (rows, total)
+    }};
+}
+
 /// [`list_sql`]'s page on a reader connection.
 fn list_page(
     c: &rusqlite::Connection,
@@ -275,14 +347,7 @@ impl Store {
         let row = if let Some(r) = self.reader() {
             r.read(|c| owner_row(c, &sql, org, owner, caller))?
         } else {
-            dispatch!(self, read, |pool| {
-                sqlx::query_as::<_, OwnerRow>(&sql)
-                    .bind(org.0)
-                    .bind(caller.0)
-                    .bind(owner.id())
-                    .fetch_optional(pool)
-                    .await?
-            })
+            read_conn!(self, |conn| fetch_owner!(conn, &sql, org, owner, caller))
         };
         Ok(row.and_then(OwnerRow::facts))
     }
@@ -299,25 +364,13 @@ impl Store {
         if let Some(r) = self.reader() {
             return r.read(|c| list_page(c, owner, filter, &list_sql, &count_sql, limit, offset));
         }
-        Ok(dispatch!(self, read, |pool| {
-            let mut q = sqlx::query_as::<_, ChannelRow>(&list_sql).bind(owner.id());
-            let mut c = sqlx::query_scalar::<_, i64>(&count_sql).bind(owner.id());
-            for t in filter.values() {
-                q = q.bind(t);
-                c = c.bind(t);
-            }
-            let rows = q.bind(limit).bind(offset).fetch_all(pool).await?;
-            let total = match reader::short_page_total(limit, offset, rows.len()) {
-                Some(total) => total,
-                None => c.fetch_one(pool).await?,
-            };
-            (rows, total)
-        }))
+        Ok(read_conn!(self, |conn| fetch_channel_page!(conn, owner, filter, &list_sql, &count_sql, limit, offset)))
     }
 
     /// [`Store::channel_owner`] and, when the owner is there,
-    /// [`Store::list_channels`]: on SQLite in one read transaction (one
-    /// snapshot, one WAL read lock), as a listing request needs both.
+    /// [`Store::list_channels`], as a listing request needs both: on SQLite
+    /// in one read transaction (one snapshot, one WAL read lock), on
+    /// PostgreSQL on one connection.
     #[allow(clippy::too_many_arguments)]
     pub async fn owner_and_channels(
         &self,
@@ -328,13 +381,37 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> StoreResult<Option<(OwnerFacts, Vec<ChannelRow>, i64)>> {
-        let Some(r) = self.reader() else {
-            let Some(facts) = self.channel_owner(org, owner, caller).await? else { return Ok(None) };
-            let (rows, total) = self.list_channels(owner, filter, limit, offset).await?;
-            return Ok(Some((facts, rows, total)));
-        };
         let sql = owner_sql(owner);
         let (list_sql, count_sql) = list_sql(filter);
+        let Some(r) = self.reader() else {
+            let both_sql = owner_and_list_sql(owner, filter);
+            return Ok(read_conn!(self, |conn| {
+                let mut q =
+                    sqlx::query_as::<_, OwnerWithChannel>(&both_sql).bind(org.0).bind(caller.0).bind(owner.id());
+                for t in filter.values() {
+                    q = q.bind(t);
+                }
+                let joined = q.bind(limit).bind(offset).fetch_all(&mut *conn).await?;
+                let mut joined = joined.into_iter().peekable();
+                match joined.peek_mut().and_then(|first| first.owner.take()).and_then(OwnerRow::facts) {
+                    None => None,
+                    Some(facts) => {
+                        let rows: Vec<ChannelRow> = joined.filter_map(|j| j.channel).collect();
+                        let total = match reader::short_page_total(limit, offset, rows.len()) {
+                            Some(total) => total,
+                            None => {
+                                let mut c = sqlx::query_scalar::<_, i64>(&count_sql).bind(owner.id());
+                                for t in filter.values() {
+                                    c = c.bind(t);
+                                }
+                                c.fetch_one(&mut *conn).await?
+                            }
+                        };
+                        Some((facts, rows, total))
+                    }
+                }
+            }));
+        };
         r.read(|c| {
             let Some(facts) = owner_row(c, &sql, org, owner, caller)?.and_then(OwnerRow::facts) else {
                 return Ok(None);

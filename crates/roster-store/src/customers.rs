@@ -1,6 +1,7 @@
 //! Customers' own profile: reading, renaming, deleting, and the codes that
 //! prove they own an address.
 
+use crate::pg_reads::read_conn;
 use crate::reader::{self, At, Decode, Id};
 use crate::rows::*;
 use crate::teams::lock_organization;
@@ -131,8 +132,12 @@ impl Store {
         let row = if let Some(r) = self.reader() {
             r.read(|c| reader::one(c, PROFILE, &params, ProfileFlat::decode))?
         } else {
-            dispatch!(self, read, |pool| {
-                sqlx::query_as::<_, ProfileFlat>(PROFILE).bind(id.0).bind(org.0).fetch_optional(pool).await?
+            read_conn!(self, |conn| {
+                let sql = match self.dialect() {
+                    Dialect::Sqlite => PROFILE,
+                    Dialect::Postgres => PROFILE_POSTGRES,
+                };
+                sqlx::query_as::<_, ProfileFlat>(sql).bind(id.0).bind(org.0).fetch_optional(conn).await?
             })
         };
         Ok(row.map(ProfileRow::from))

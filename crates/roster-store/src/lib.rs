@@ -24,6 +24,7 @@ pub mod invitations;
 pub mod members;
 pub mod organization;
 mod outbox;
+mod pg_reads;
 mod principals;
 mod rate_limit;
 mod reader;
@@ -84,7 +85,11 @@ enum Backend {
         /// The database file; `None` in memory.
         file: Option<std::path::PathBuf>,
     },
-    Postgres(PgPool),
+    Postgres {
+        pool: PgPool,
+        /// The hot reads, on connections handed back without sqlx's ping (see [`pg_reads`]).
+        reads: std::sync::Arc<pg_reads::PgReads>,
+    },
 }
 
 /// The handle every layer above uses; cheap to clone.
@@ -101,7 +106,7 @@ macro_rules! dispatch {
     ($store:expr, $mode:ident, |$pool:ident| $body:expr) => {
         match &$store.backend {
             $crate::Backend::Sqlite { $mode: $pool, .. } => $body,
-            $crate::Backend::Postgres($pool) => $body,
+            $crate::Backend::Postgres { pool: $pool, .. } => $body,
         }
     };
 }
@@ -140,8 +145,9 @@ impl Store {
             Backend::Sqlite { read, write, reader, writer, file }
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let connect = PgConnectOptions::from_str(url)?;
-            let pool = pool_options(opts.max_connections, opts).connect_with(connect).await?;
-            Backend::Postgres(pool)
+            let pool = pool_options(opts.max_connections, opts).connect_with(connect.clone()).await?;
+            let reads = pg_reads::PgReads::new(connect, opts.max_connections, opts.acquire_timeout);
+            Backend::Postgres { pool, reads: std::sync::Arc::new(reads) }
         } else {
             return Err(StoreError::Config(format!(
                 "unsupported database URL scheme in `{}`: use sqlite:// or postgres://",
@@ -160,7 +166,7 @@ impl Store {
         let cache = match &self.backend {
             Backend::Sqlite { file, .. } => principals::for_sqlite(file.as_deref(), max_age)
                 .map_err(|e| StoreError::Config(format!("cannot announce this server beside the database: {e}")))?,
-            Backend::Postgres(pool) => principals::for_postgres(pool, max_age),
+            Backend::Postgres { pool, .. } => principals::for_postgres(pool, max_age),
         };
         self.principals = Some(cache);
         Ok(())
@@ -182,7 +188,7 @@ impl Store {
     pub(crate) fn reader(&self) -> Option<&reader::Reader> {
         match &self.backend {
             Backend::Sqlite { reader, .. } => reader.as_deref(),
-            Backend::Postgres(_) => None,
+            Backend::Postgres { .. } => None,
         }
     }
 
@@ -190,14 +196,14 @@ impl Store {
     pub(crate) fn writer(&self) -> Option<&writer::Writer> {
         match &self.backend {
             Backend::Sqlite { writer, .. } => writer.as_deref(),
-            Backend::Postgres(_) => None,
+            Backend::Postgres { .. } => None,
         }
     }
 
     pub fn dialect(&self) -> Dialect {
         match self.backend {
             Backend::Sqlite { .. } => Dialect::Sqlite,
-            Backend::Postgres(_) => Dialect::Postgres,
+            Backend::Postgres { .. } => Dialect::Postgres,
         }
     }
 
@@ -206,7 +212,7 @@ impl Store {
     pub async fn migrate(&self) -> StoreResult<()> {
         match &self.backend {
             Backend::Sqlite { write, .. } => sqlx::migrate!("./migrations/sqlite").run(write).await?,
-            Backend::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+            Backend::Postgres { pool, .. } => sqlx::migrate!("./migrations/postgres").run(pool).await?,
         }
         Ok(())
     }
@@ -240,7 +246,10 @@ impl Store {
                 read.close().await;
                 write.close().await;
             }
-            Backend::Postgres(pool) => pool.close().await,
+            Backend::Postgres { pool, reads } => {
+                reads.close().await;
+                pool.close().await;
+            }
         }
     }
 }
@@ -269,7 +278,7 @@ pub(crate) const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub(crate) const SQLITE_JOURNAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 
 /// How long a pooled connection may sit unused before it is checked on its way out.
-const PING_AFTER_IDLE: Duration = Duration::from_secs(5);
+pub(crate) const PING_AFTER_IDLE: Duration = Duration::from_secs(5);
 
 /// sqlx's default pings every connection it hands out: one more round trip
 /// (to PostgreSQL, or to the SQLite connection's thread) before every query.

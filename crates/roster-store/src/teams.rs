@@ -8,6 +8,7 @@
 //! `roster_core::policy` to those facts, so a concurrent change of roles can
 //! never be outrun by a request that authenticated a moment earlier.
 
+use crate::pg_reads::read_conn;
 use crate::reader::{self, Columns, Decode, Id};
 use crate::{dispatch, NewAuditEvent, Store, StoreResult};
 use roster_core::ids::*;
@@ -361,10 +362,7 @@ impl Store {
         if let Some(r) = self.reader() {
             return r.read(|c| reader::page(c, &sql, count_sql, &[&Id(org.0)], limit, offset));
         }
-        Ok(dispatch!(self, read, |pool| {
-            let mut conn = pool.acquire().await?;
-            fetch_page!(&mut *conn, TeamSummaryRow, &sql, count_sql, (org.0), limit, offset)
-        }))
+        Ok(read_conn!(self, |conn| fetch_page!(&mut *conn, TeamSummaryRow, &sql, count_sql, (org.0), limit, offset)))
     }
 
     /// Renames a team the caller may manage (`authorize` decides on their standing).
@@ -470,26 +468,43 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<(Vec<TeamMemberRow>, i64), Error> {
-        let sql = format!("{TEAM_MEMBER} WHERE m.team_id = $1 ORDER BY m.created_at, m.id LIMIT $2 OFFSET $3");
+        // A row proves the team is in the organization, so only an empty page
+        // asks whether it is: one statement, where PostgreSQL's round trips count.
+        let sql = format!(
+            "{TEAM_MEMBER} JOIN teams t ON t.id = m.team_id WHERE m.team_id = $1 AND t.organization_id = $2
+             ORDER BY m.created_at, m.id LIMIT $3 OFFSET $4"
+        );
         let count_sql = "SELECT COUNT(*) FROM memberships WHERE team_id = $1";
         if let Some(r) = self.reader() {
             return r.read(|c| {
-                if reader::one(c, TEAM_EXISTS, &[&Id(team.0), &Id(org.0)], |_| Ok(()))?.is_none() {
+                let (rows, total) = reader::page(c, &sql, count_sql, &[&Id(team.0), &Id(org.0)], limit, offset)?;
+                if rows.is_empty() && reader::one(c, TEAM_EXISTS, &[&Id(team.0), &Id(org.0)], |_| Ok(()))?.is_none() {
                     return Ok(Err(Error::NotFound("team")));
                 }
-                reader::page(c, &sql, count_sql, &[&Id(team.0)], limit, offset).map(Ok)
+                Ok(Ok((rows, total)))
             })?;
         }
-        let r: StoreResult<Result<_, Error>> = dispatch!(self, read, |pool| {
-            async {
-                let mut conn = pool.acquire().await?;
-                if !team_exists!(&mut *conn, org, team) {
-                    return Ok(Err(Error::NotFound("team")));
+        let found: StoreResult<Result<_, Error>> = async {
+            Ok(read_conn!(self, |conn| {
+                let rows = sqlx::query_as::<_, TeamMemberRow>(&sql)
+                    .bind(team.0)
+                    .bind(org.0)
+                    .bind(limit)
+                    .bind(offset)
+                    .fetch_all(&mut *conn)
+                    .await?;
+                if rows.is_empty() && !team_exists!(&mut *conn, org, team) {
+                    Err(Error::NotFound("team"))
+                } else {
+                    let total = match reader::short_page_total(limit, offset, rows.len()) {
+                        Some(total) => total,
+                        None => sqlx::query_scalar(count_sql).bind(team.0).fetch_one(&mut *conn).await?,
+                    };
+                    Ok((rows, total))
                 }
-                Ok(Ok(fetch_page!(&mut *conn, TeamMemberRow, &sql, count_sql, (team.0), limit, offset)))
-            }
-            .await
-        });
-        r?
+            }))
+        }
+        .await;
+        found?
     }
 }
