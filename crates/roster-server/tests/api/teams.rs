@@ -186,6 +186,9 @@ dual_test! {
         let last = app.get(&format!("{path}?limit=2&page=3"), &owner.token).await;
         assert_eq!(last.body["has_more"], false);
         assert_eq!(last.body["data"].as_array().unwrap().len(), 1);
+        let past = app.get(&format!("{path}?limit=2&offset=10"), &owner.token).await;
+        past.assert(200, None);
+        assert_eq!((past.body["data"].as_array().unwrap().len(), past.body["total_count"].as_i64()), (0, Some(5)));
         assert_eq!(team_member_ids(&app, &owner.token, owner.team_id).await, ids, "in the order they joined");
 
         let members = all(&app, &path, &owner.token).await;
@@ -213,6 +216,7 @@ dual_test! {
             app.delete(&t, &owner.token, None).await.assert(404, Some("NOT_FOUND"));
             app.delete(&format!("{t}?cascade=true"), &owner.token, None).await.assert(404, Some("NOT_FOUND"));
             app.get(&format!("{t}/members"), &owner.token).await.assert(404, Some("NOT_FOUND"));
+            app.get(&format!("{t}/members?offset=10"), &owner.token).await.assert(404, Some("NOT_FOUND"));
             for member in [stranger.customer_id, user.customer_id] {
                 let m = member_path(&team, member);
                 app.delete(&m, &owner.token, None).await.assert(404, Some("NOT_FOUND"));

@@ -59,6 +59,9 @@ dual_test! {
             assert_eq!((types(&r).len(), r.body["has_more"].clone(), r.body["total_count"].clone()), (2, json!(true), json!(3)));
             let r = app.get(&o.path("notification-channels?limit=2&offset=2"), &o.token).await;
             assert_eq!((types(&r), r.body["has_more"].clone()), (vec!["email".to_owned()], json!(false)));
+            let r = app.get(&o.path("notification-channels?limit=2&offset=10"), &o.token).await;
+            r.assert(200, None);
+            assert_eq!((types(&r).len(), r.body["total_count"].clone()), (0, json!(3)));
             for q in ["include_types=fax", "exclude_types=sms,pager"] {
                 let r = app.get(&o.path(&format!("notification-channels?{q}")), &o.token).await;
                 r.assert(422, Some("VALIDATION_ERROR"));
