@@ -28,7 +28,7 @@ pub struct FreshDatabase {
     pub data_dir: PathBuf,
     /// `None` on SQLite: the server's default inside `data_dir`.
     pub url: Option<String>,
-    postgres: Option<(String, String)>,
+    postgres: Option<(PgServer, String)>,
 }
 
 impl FreshDatabase {
@@ -39,13 +39,13 @@ impl FreshDatabase {
         let (url, postgres) = match backend {
             Backend::Sqlite => (None, None),
             Backend::Postgres => {
-                let server = postgres_url.trim_end_matches('/').to_owned();
+                let server = PgServer::parse(postgres_url);
                 let name = format!("roster_bench_{run}");
                 let mut conn = admin(&server).await?;
                 // The name is ours (hex only), so it needs no quoting beyond this.
                 sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await?;
                 conn.close().await?;
-                (Some(format!("{server}/{name}")), Some((server, name)))
+                (Some(server.database(&name)), Some((server, name)))
             }
         };
         Ok(Self { data_dir, url, postgres })
@@ -63,9 +63,42 @@ impl FreshDatabase {
     }
 }
 
-async fn admin(server: &str) -> anyhow::Result<sqlx::PgConnection> {
-    let url = format!("{server}/postgres");
+/// `--postgres-url` split where a database name goes: before it the
+/// server, after it the settings (`?sslmode=…`) every connection keeps.
+pub struct PgServer {
+    server: String,
+    settings: String,
+}
+
+impl PgServer {
+    fn parse(url: &str) -> Self {
+        let (server, settings) = match url.split_once('?') {
+            Some((server, settings)) => (server, format!("?{settings}")),
+            None => (url, String::new()),
+        };
+        Self { server: server.trim_end_matches('/').to_owned(), settings }
+    }
+
+    fn database(&self, name: &str) -> String {
+        format!("{}/{name}{}", self.server, self.settings)
+    }
+}
+
+async fn admin(server: &PgServer) -> anyhow::Result<sqlx::PgConnection> {
+    let url = server.database("postgres");
     sqlx::PgConnection::connect(&url)
         .await
         .context("connect to the PostgreSQL server of --postgres-url (is it running?)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PgServer;
+
+    #[test]
+    fn puts_the_database_before_the_settings() {
+        let s = PgServer::parse("postgres://u@h:5432/?sslmode=disable");
+        assert_eq!(s.database("db"), "postgres://u@h:5432/db?sslmode=disable");
+        assert_eq!(PgServer::parse("postgres://u@h:5432").database("db"), "postgres://u@h:5432/db");
+    }
 }
