@@ -98,9 +98,26 @@ pub struct MemberChange {
 const TEAM_SUMMARY: &str = "SELECT t.id, t.name, t.created_at, t.updated_at,
         (SELECT COUNT(*) FROM memberships m WHERE m.team_id = t.id) AS member_count
      FROM teams t";
-pub(crate) const TEAM_MEMBER: &str = "SELECT c.id AS customer_id, c.email, c.name, c.surname, c.role, c.status,
-        m.created_at AS joined_at
-     FROM memberships m JOIN customers c ON c.id = m.customer_id";
+/// A team member's columns, then (`$from`) where they come from.
+macro_rules! team_member {
+    ($from:literal) => {
+        concat!(
+            "SELECT c.id AS customer_id, c.email, c.name, c.surname, c.role, c.status, m.created_at AS joined_at",
+            $from
+        )
+    };
+}
+pub(crate) const TEAM_MEMBER: &str = team_member!(" FROM memberships m JOIN customers c ON c.id = m.customer_id");
+/// A page of a team's members (`$1` the team, `$2` its organization, `$3`
+/// the limit, `$4` the offset) in one statement, where PostgreSQL's round
+/// trips count: a row proves the team is in the organization and carries
+/// the team's member count, so only an empty page needs to ask more.
+const TEAM_MEMBER_PAGE: &str = team_member!(
+    ", (SELECT COUNT(*) FROM memberships WHERE team_id = $1) AS total
+     FROM memberships m JOIN customers c ON c.id = m.customer_id JOIN teams t ON t.id = m.team_id
+     WHERE m.team_id = $1 AND t.organization_id = $2
+     ORDER BY m.created_at, m.id LIMIT $3 OFFSET $4"
+);
 pub(crate) const LAST_OWNER: &str = "this person is the organization's last active owner: \
      transfer ownership first (POST /v1/organization/ownership-transfer)";
 
@@ -246,6 +263,28 @@ macro_rules! fetch_page {
     }};
 }
 pub(crate) use fetch_page;
+
+/// A row of a page that carries the listing's total (a `total` column).
+pub(crate) struct WithTotal<T> {
+    pub row: T,
+    pub total: i64,
+}
+
+impl<'r, R: sqlx::Row, T: FromRow<'r, R>> FromRow<'r, R> for WithTotal<T>
+where
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    &'static str: sqlx::ColumnIndex<R>,
+{
+    fn from_row(row: &'r R) -> sqlx::Result<Self> {
+        Ok(Self { row: T::from_row(row)?, total: row.try_get("total")? })
+    }
+}
+
+impl<T: Decode> Decode for WithTotal<T> {
+    fn decode(r: &reader::Record<'_>) -> rusqlite::Result<Self> {
+        Ok(Self { row: T::decode(r)?, total: r.get("total")? })
+    }
+}
 
 /// Records `$audit` when `$changed` (a change that may find nothing to do),
 /// commits `$tx` and answers `$changed`.
@@ -468,39 +507,40 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> Result<(Vec<TeamMemberRow>, i64), Error> {
-        // A row proves the team is in the organization, so only an empty page
-        // asks whether it is: one statement, where PostgreSQL's round trips count.
-        let sql = format!(
-            "{TEAM_MEMBER} JOIN teams t ON t.id = m.team_id WHERE m.team_id = $1 AND t.organization_id = $2
-             ORDER BY m.created_at, m.id LIMIT $3 OFFSET $4"
-        );
         let count_sql = "SELECT COUNT(*) FROM memberships WHERE team_id = $1";
+        let scope: [&dyn rusqlite::ToSql; 2] = [&Id(team.0), &Id(org.0)];
         if let Some(r) = self.reader() {
             return r.read(|c| {
-                let (rows, total) = reader::page(c, &sql, count_sql, &[&Id(team.0), &Id(org.0)], limit, offset)?;
-                if rows.is_empty() && reader::one(c, TEAM_EXISTS, &[&Id(team.0), &Id(org.0)], |_| Ok(()))?.is_none() {
+                let params: Vec<&dyn rusqlite::ToSql> =
+                    scope.iter().copied().chain([&limit as _, &offset as _]).collect();
+                let rows = reader::all(c, TEAM_MEMBER_PAGE, &params, WithTotal::<TeamMemberRow>::decode)?;
+                if let Some(total) = rows.first().map(|r| r.total) {
+                    return Ok(Ok((rows.into_iter().map(|r| r.row).collect(), total)));
+                }
+                if reader::one(c, TEAM_EXISTS, &scope, |_| Ok(()))?.is_none() {
                     return Ok(Err(Error::NotFound("team")));
                 }
-                Ok(Ok((rows, total)))
+                let total = if offset == 0 { 0 } else { reader::count(c, count_sql, &scope)? };
+                Ok(Ok((Vec::new(), total)))
             })?;
         }
         let found: StoreResult<Result<_, Error>> = async {
             Ok(read_conn!(self, |conn| {
-                let rows = sqlx::query_as::<_, TeamMemberRow>(&sql)
+                let rows = sqlx::query_as::<_, WithTotal<TeamMemberRow>>(TEAM_MEMBER_PAGE)
                     .bind(team.0)
                     .bind(org.0)
                     .bind(limit)
                     .bind(offset)
                     .fetch_all(&mut *conn)
                     .await?;
-                if rows.is_empty() && !team_exists!(&mut *conn, org, team) {
+                if let Some(total) = rows.first().map(|r| r.total) {
+                    Ok((rows.into_iter().map(|r| r.row).collect(), total))
+                } else if !team_exists!(&mut *conn, org, team) {
                     Err(Error::NotFound("team"))
+                } else if offset == 0 {
+                    Ok((Vec::new(), 0))
                 } else {
-                    let total = match reader::short_page_total(limit, offset, rows.len()) {
-                        Some(total) => total,
-                        None => sqlx::query_scalar(count_sql).bind(team.0).fetch_one(&mut *conn).await?,
-                    };
-                    Ok((rows, total))
+                    Ok((Vec::new(), sqlx::query_scalar(count_sql).bind(team.0).fetch_one(&mut *conn).await?))
                 }
             }))
         }
