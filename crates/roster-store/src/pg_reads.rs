@@ -48,9 +48,9 @@ struct Idle {
 /// once the read has run to its end; dropped without that, it is closed.
 pub(crate) struct ReadConn<'a> {
     reads: &'a PgReads,
+    /// Present until [`ReadConn::finish`] hands it back.
     conn: Option<PgConnection>,
     opened: Instant,
-    finished: bool,
     _permit: SemaphorePermit<'a>,
 }
 
@@ -75,25 +75,35 @@ impl PgReads {
 
     async fn checkout(&self) -> StoreResult<ReadConn<'_>> {
         let permit = self.permits.acquire().await.map_err(|_| sqlx::Error::PoolClosed)?;
-        loop {
+        let (conn, opened) = loop {
             let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-            let Some(mut idle) = idle else { break };
+            let Some(mut idle) = idle else {
+                break (PgConnection::connect_with(&self.options).await?, Instant::now());
+            };
             let suspect = idle.discards != self.discards.load(Ordering::Acquire);
             // As the sqlx pool is set up (see `pool_options`): a connection
             // that sat idle may have been cut by a restart or a proxy.
             if (suspect || idle.since.elapsed() >= crate::PING_AFTER_IDLE) && idle.conn.ping().await.is_err() {
                 continue;
             }
-            return Ok(ReadConn {
-                reads: self,
-                conn: Some(idle.conn),
-                opened: idle.opened,
-                finished: false,
-                _permit: permit,
-            });
+            break (idle.conn, idle.opened);
+        };
+        Ok(ReadConn { reads: self, conn: Some(conn), opened, _permit: permit })
+    }
+
+    /// Takes back a connection whose read ran to its end.
+    fn give_back(&self, conn: PgConnection, opened: Instant) {
+        if opened.elapsed() >= MAX_LIFETIME || self.permits.is_closed() {
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn(async move {
+                    let _ = conn.close().await;
+                });
+            }
+            return;
         }
-        let conn = PgConnection::connect_with(&self.options).await?;
-        Ok(ReadConn { reads: self, conn: Some(conn), opened: Instant::now(), finished: false, _permit: permit })
+        let discards = self.discards.load(Ordering::Acquire);
+        let idle = Idle { conn, opened, since: Instant::now(), discards };
+        self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(idle);
     }
 
     /// Closes the idle connections; later reads fail with "pool closed".
@@ -113,29 +123,19 @@ impl ReadConn<'_> {
 
     /// The read ran to its end: the connection may serve the next one.
     pub fn finish(mut self) {
-        self.finished = true;
+        if let Some(conn) = self.conn.take() {
+            self.reads.give_back(conn, self.opened);
+        }
     }
 }
 
 impl Drop for ReadConn<'_> {
+    /// Still holding its connection, the read was abandoned midway: the
+    /// connection is closed, and those idle now are suspect.
     fn drop(&mut self) {
-        let Some(conn) = self.conn.take() else { return };
-        let reads = self.reads;
-        if !self.finished {
-            reads.discards.fetch_add(1, Ordering::AcqRel);
-            return;
+        if self.conn.take().is_some() {
+            self.reads.discards.fetch_add(1, Ordering::AcqRel);
         }
-        if self.opened.elapsed() >= MAX_LIFETIME || reads.permits.is_closed() {
-            if let Ok(rt) = tokio::runtime::Handle::try_current() {
-                rt.spawn(async move {
-                    let _ = conn.close().await;
-                });
-            }
-            return;
-        }
-        let discards = reads.discards.load(Ordering::Acquire);
-        let idle = Idle { conn, opened: self.opened, since: Instant::now(), discards };
-        reads.idle.lock().unwrap_or_else(|e| e.into_inner()).push(idle);
     }
 }
 
