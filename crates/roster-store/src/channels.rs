@@ -229,7 +229,7 @@ fn owner_and_list_sql(owner: ChannelOwner, filter: &TypeFilter) -> String {
 
 /// A row of [`owner_and_list_sql`]. The owner is taken from the first row.
 struct OwnerWithChannel {
-    owner: Option<OwnerRow>,
+    owner: OwnerRow,
     channel: Option<ChannelRow>,
 }
 
@@ -246,7 +246,7 @@ where
             Some(_) => Some(ChannelRow::from_row(row)?),
             None => None,
         };
-        Ok(Self { owner: Some(OwnerRow::from_row(row)?), channel })
+        Ok(Self { owner: OwnerRow::from_row(row)?, channel })
     }
 }
 
@@ -262,19 +262,28 @@ macro_rules! fetch_owner {
     };
 }
 
+/// [`list_sql`]'s count on a sqlx connection.
+macro_rules! fetch_channel_count {
+    ($conn:expr, $owner:expr, $filter:expr, $count_sql:expr) => {{
+        let mut c = sqlx::query_scalar::<_, i64>($count_sql).bind($owner.id());
+        for t in $filter.values() {
+            c = c.bind(t);
+        }
+        c.fetch_one(&mut *$conn).await?
+    }};
+}
+
 /// [`list_sql`]'s page on a sqlx connection.
 macro_rules! fetch_channel_page {
     ($conn:expr, $owner:expr, $filter:expr, $list_sql:expr, $count_sql:expr, $limit:expr, $offset:expr) => {{
         let mut q = sqlx::query_as::<_, ChannelRow>($list_sql).bind($owner.id());
-        let mut c = sqlx::query_scalar::<_, i64>($count_sql).bind($owner.id());
         for t in $filter.values() {
             q = q.bind(t);
-            c = c.bind(t);
         }
         let rows = q.bind($limit).bind($offset).fetch_all(&mut *$conn).await?;
         let total = match reader::short_page_total($limit, $offset, rows.len()) {
             Some(total) => total,
-            None => c.fetch_one(&mut *$conn).await?,
+            None => fetch_channel_count!($conn, $owner, $filter, $count_sql),
         };
         (rows, total)
     }};
@@ -381,7 +390,6 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> StoreResult<Option<(OwnerFacts, Vec<ChannelRow>, i64)>> {
-        let sql = owner_sql(owner);
         let (list_sql, count_sql) = list_sql(filter);
         let Some(r) = self.reader() else {
             let both_sql = owner_and_list_sql(owner, filter);
@@ -391,27 +399,21 @@ impl Store {
                 for t in filter.values() {
                     q = q.bind(t);
                 }
-                let joined = q.bind(limit).bind(offset).fetch_all(&mut *conn).await?;
-                let mut joined = joined.into_iter().peekable();
-                match joined.peek_mut().and_then(|first| first.owner.take()).and_then(OwnerRow::facts) {
+                let mut joined = q.bind(limit).bind(offset).fetch_all(&mut *conn).await?.into_iter();
+                match joined.next().and_then(|first| Some((first.owner.facts()?, first.channel))) {
                     None => None,
-                    Some(facts) => {
-                        let rows: Vec<ChannelRow> = joined.filter_map(|j| j.channel).collect();
+                    Some((facts, first)) => {
+                        let rows: Vec<ChannelRow> = first.into_iter().chain(joined.filter_map(|j| j.channel)).collect();
                         let total = match reader::short_page_total(limit, offset, rows.len()) {
                             Some(total) => total,
-                            None => {
-                                let mut c = sqlx::query_scalar::<_, i64>(&count_sql).bind(owner.id());
-                                for t in filter.values() {
-                                    c = c.bind(t);
-                                }
-                                c.fetch_one(&mut *conn).await?
-                            }
+                            None => fetch_channel_count!(conn, owner, filter, &count_sql),
                         };
                         Some((facts, rows, total))
                     }
                 }
             }));
         };
+        let sql = owner_sql(owner);
         r.read(|c| {
             let Some(facts) = owner_row(c, &sql, org, owner, caller)?.and_then(OwnerRow::facts) else {
                 return Ok(None);
