@@ -280,6 +280,14 @@ where
     }
 }
 
+impl<T> WithTotal<T> {
+    /// The rows and the total they carry; `None` for an empty page, which carries none.
+    pub fn page(rows: Vec<Self>) -> Option<(Vec<T>, i64)> {
+        let total = rows.first()?.total;
+        Some((rows.into_iter().map(|r| r.row).collect(), total))
+    }
+}
+
 impl<T: Decode> Decode for WithTotal<T> {
     fn decode(r: &reader::Record<'_>) -> rusqlite::Result<Self> {
         Ok(Self { row: T::decode(r)?, total: r.get("total")? })
@@ -514,8 +522,8 @@ impl Store {
                 let params: Vec<&dyn rusqlite::ToSql> =
                     scope.iter().copied().chain([&limit as _, &offset as _]).collect();
                 let rows = reader::all(c, TEAM_MEMBER_PAGE, &params, WithTotal::<TeamMemberRow>::decode)?;
-                if let Some(total) = rows.first().map(|r| r.total) {
-                    return Ok(Ok((rows.into_iter().map(|r| r.row).collect(), total)));
+                if let Some(page) = WithTotal::page(rows) {
+                    return Ok(Ok(page));
                 }
                 if reader::one(c, TEAM_EXISTS, &scope, |_| Ok(()))?.is_none() {
                     return Ok(Err(Error::NotFound("team")));
@@ -533,8 +541,8 @@ impl Store {
                     .bind(offset)
                     .fetch_all(&mut *conn)
                     .await?;
-                if let Some(total) = rows.first().map(|r| r.total) {
-                    Ok((rows.into_iter().map(|r| r.row).collect(), total))
+                if let Some(page) = WithTotal::page(rows) {
+                    Ok(page)
                 } else if !team_exists!(&mut *conn, org, team) {
                     Err(Error::NotFound("team"))
                 } else if offset == 0 {
