@@ -79,8 +79,12 @@ struct Scratch {
 }
 
 impl Scratch {
+    fn len(count: usize) -> usize {
+        count.max(1) * std::mem::size_of::<Block>()
+    }
+
     fn map(count: usize) -> Result<Self, Error> {
-        let len = count.max(1) * std::mem::size_of::<Block>();
+        let len = Self::len(count);
         // SAFETY: a new private anonymous mapping; no existing memory is touched.
         // MAP_POPULATE faults it in at once rather than a page at a time.
         let ptr = unsafe {
@@ -110,9 +114,8 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        let len = self.count.max(1) * std::mem::size_of::<Block>();
         // SAFETY: the mapping made in `map`, of this length, unmapped once.
-        unsafe { libc::munmap(self.blocks.as_ptr().cast(), len) };
+        unsafe { libc::munmap(self.blocks.as_ptr().cast(), Self::len(self.count)) };
     }
 }
 
