@@ -7,6 +7,7 @@
 //! an owner, a manager and a member) and real HTTP receivers; alert rows are
 //! queued through the store as `notify` writes them.
 
+mod claims;
 mod disable;
 mod fallback;
 mod gates;
