@@ -159,14 +159,17 @@ impl Store {
             return w
                 .write(move |c| {
                     let params: [&dyn rusqlite::ToSql; 5] = [&name, &surname, &At(now), &Id(id.0), &Id(org.0)];
-                    let updated = reader::execute(c, UPDATE_NAMES, &params)? == 1;
                     crate::audit::insert_audit_sqlite(c, &audit)?;
-                    Ok(updated)
+                    Ok(reader::execute(c, UPDATE_NAMES, &params)? == 1)
                 })
                 .await;
         }
         Ok(dispatch!(self, write, |pool| {
             let mut tx = crate::begin_write(pool).await?;
+            // The record first: on PostgreSQL the UPDATE locks the person's row
+            // until COMMIT, and concurrent changes to one person wait on it, so
+            // the lock is taken as late as the transaction allows.
+            crate::audit::insert_audit!(&mut *tx, audit);
             let updated = sqlx::query(UPDATE_NAMES)
                 .bind(name)
                 .bind(surname)
@@ -177,7 +180,6 @@ impl Store {
                 .await?
                 .rows_affected()
                 == 1;
-            crate::audit::insert_audit!(&mut *tx, audit);
             tx.commit().await?;
             updated
         }))
