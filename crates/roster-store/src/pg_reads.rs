@@ -174,14 +174,10 @@ mod tests {
     /// The test server, or `None` (a skip) when it is not running, unless
     /// `ROSTER_TEST_REQUIRE_POSTGRES=1` makes that a failure.
     async fn reads(size: u32) -> Option<(PgReads, PgConnection)> {
-        let url = std::env::var("ROSTER_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-        let options = PgConnectOptions::from_str(&url).expect("a PostgreSQL URL");
+        let options = PgConnectOptions::from_str(&roster_testkit::postgres::admin_url()).expect("a PostgreSQL URL");
         match PgConnection::connect_with(&options).await {
             Ok(admin) => Some((PgReads::new(options, size, Duration::from_secs(5)), admin)),
-            Err(e) if std::env::var("ROSTER_TEST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1" || v == "true") => {
-                panic!("PostgreSQL is required but not reachable: {e}")
-            }
+            Err(e) if roster_testkit::postgres::required() => panic!("PostgreSQL is required but not reachable: {e}"),
             Err(_) => None,
         }
     }

@@ -7,9 +7,11 @@
 //! signal-based (a signal rung on every delivery), so tests never poll or
 //! sleep. [`Tally`] counts what a receiver got by a header's value (a
 //! webhook's `webhook-id`), to show each message arrived once, or at least once.
+//! [`postgres`] says where the tests find PostgreSQL.
 
 mod http;
 mod mail;
+pub mod postgres;
 mod session;
 mod tally;
 mod watched;

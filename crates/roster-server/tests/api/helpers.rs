@@ -555,7 +555,7 @@ impl Drop for TestDb {
 }
 
 pub fn postgres_admin_url() -> String {
-    std::env::var("ROSTER_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    roster_testkit::postgres::admin_url()
 }
 
 fn with_database(url: &str, db: &str) -> String {
@@ -570,9 +570,8 @@ fn with_database(url: &str, db: &str) -> String {
 /// Without PostgreSQL, its half of the suite is skipped (said once, on the
 /// terminal, past the test harness's capture) or, when required, fails.
 fn postgres_unavailable(url: &str, error: &sqlx::Error) {
-    let required = std::env::var("ROSTER_TEST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1" || v == "true");
     let url = roster_store::redact_url(url);
-    if required {
+    if roster_testkit::postgres::required() {
         panic!("PostgreSQL is required (ROSTER_TEST_REQUIRE_POSTGRES=1) but {url} is not reachable: {error}");
     }
     static SAID: OnceLock<()> = OnceLock::new();

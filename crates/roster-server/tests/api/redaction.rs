@@ -34,13 +34,11 @@ struct PgDatabase {
 impl PgDatabase {
     async fn create() -> Option<PgDatabase> {
         use sqlx::Connection;
-        let admin = std::env::var("ROSTER_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let admin = roster_testkit::postgres::admin_url();
         let mut conn = match sqlx::PgConnection::connect(&admin).await {
             Ok(c) => c,
             Err(e) => {
-                let required = std::env::var("ROSTER_TEST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1" || v == "true");
-                assert!(!required, "PostgreSQL is required but not reachable: {e}");
+                assert!(!roster_testkit::postgres::required(), "PostgreSQL is required but not reachable: {e}");
                 return None;
             }
         };

@@ -119,9 +119,8 @@ impl Drop for Database {
 }
 
 fn postgres_unavailable(url: &str, error: &sqlx::Error) {
-    let required = std::env::var("ROSTER_TEST_REQUIRE_POSTGRES").is_ok_and(|v| v == "1" || v == "true");
     let url = roster_store::redact_url(url);
-    if required {
+    if roster_testkit::postgres::required() {
         panic!("PostgreSQL is required (ROSTER_TEST_REQUIRE_POSTGRES=1) but {url} is not reachable: {error}");
     }
     static SAID: OnceLock<()> = OnceLock::new();
