@@ -250,18 +250,6 @@ where
     }
 }
 
-/// [`owner_sql`]'s row on a sqlx connection.
-macro_rules! fetch_owner {
-    ($conn:expr, $sql:expr, $org:expr, $owner:expr, $caller:expr) => {
-        sqlx::query_as::<_, OwnerRow>($sql)
-            .bind($org.0)
-            .bind($caller.0)
-            .bind($owner.id())
-            .fetch_optional(&mut *$conn)
-            .await?
-    };
-}
-
 /// [`list_sql`]'s count on a sqlx connection.
 macro_rules! fetch_channel_count {
     ($conn:expr, $owner:expr, $filter:expr, $count_sql:expr) => {{
@@ -270,22 +258,6 @@ macro_rules! fetch_channel_count {
             c = c.bind(t);
         }
         c.fetch_one(&mut *$conn).await?
-    }};
-}
-
-/// [`list_sql`]'s page on a sqlx connection.
-macro_rules! fetch_channel_page {
-    ($conn:expr, $owner:expr, $filter:expr, $list_sql:expr, $count_sql:expr, $limit:expr, $offset:expr) => {{
-        let mut q = sqlx::query_as::<_, ChannelRow>($list_sql).bind($owner.id());
-        for t in $filter.values() {
-            q = q.bind(t);
-        }
-        let rows = q.bind($limit).bind($offset).fetch_all(&mut *$conn).await?;
-        let total = match reader::short_page_total($limit, $offset, rows.len()) {
-            Some(total) => total,
-            None => fetch_channel_count!($conn, $owner, $filter, $count_sql),
-        };
-        (rows, total)
     }};
 }
 
@@ -356,7 +328,14 @@ impl Store {
         let row = if let Some(r) = self.reader() {
             r.read(|c| owner_row(c, &sql, org, owner, caller))?
         } else {
-            read_conn!(self, |conn| fetch_owner!(conn, &sql, org, owner, caller))
+            read_conn!(self, |conn| {
+                sqlx::query_as::<_, OwnerRow>(&sql)
+                    .bind(org.0)
+                    .bind(caller.0)
+                    .bind(owner.id())
+                    .fetch_optional(&mut *conn)
+                    .await?
+            })
         };
         Ok(row.and_then(OwnerRow::facts))
     }
@@ -373,7 +352,18 @@ impl Store {
         if let Some(r) = self.reader() {
             return r.read(|c| list_page(c, owner, filter, &list_sql, &count_sql, limit, offset));
         }
-        Ok(read_conn!(self, |conn| fetch_channel_page!(conn, owner, filter, &list_sql, &count_sql, limit, offset)))
+        Ok(read_conn!(self, |conn| {
+            let mut q = sqlx::query_as::<_, ChannelRow>(&list_sql).bind(owner.id());
+            for t in filter.values() {
+                q = q.bind(t);
+            }
+            let rows = q.bind(limit).bind(offset).fetch_all(&mut *conn).await?;
+            let total = match reader::short_page_total(limit, offset, rows.len()) {
+                Some(total) => total,
+                None => fetch_channel_count!(conn, owner, filter, &count_sql),
+            };
+            (rows, total)
+        }))
     }
 
     /// [`Store::channel_owner`] and, when the owner is there,
