@@ -77,10 +77,10 @@ fn connect(path: &Path) -> StoreResult<Connection> {
     let conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(crate::SQLITE_BUSY_TIMEOUT)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-    // As the sqlx connections are set up (`Store::connect`): per-connection settings.
-    // `temp_store = MEMORY` keeps the savepoint journal of a group (one savepoint per
-    // write) in memory: past 64 KiB SQLite spilled it to a temporary file, and
-    // writing that file was 40% of this thread's time under channel creation.
+    // The per-connection settings the sqlx connections get (`Store::connect`), and one
+    // of this thread's own: `temp_store = MEMORY` keeps the savepoint journal of a group
+    // (one savepoint per write) in memory. Past 64 KiB SQLite spilled it to a temporary
+    // file, and writing that file was 40% of this thread's time under channel creation.
     conn.execute_batch(&format!(
         "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY; PRAGMA journal_size_limit = {};",
         crate::SQLITE_JOURNAL_SIZE_LIMIT
