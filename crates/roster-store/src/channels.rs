@@ -404,7 +404,7 @@ impl Store {
             }));
         };
         let sql = owner_sql(owner);
-        r.read(|c| {
+        r.snapshot(|c| {
             let Some(facts) = owner_row(c, &sql, org, owner, caller)?.and_then(OwnerRow::facts) else {
                 return Ok(None);
             };

@@ -53,16 +53,27 @@ impl Reader {
         Ok(conn)
     }
 
-    /// Runs `f` on an idle connection (or a new one), in one read
-    /// transaction: its statements see one snapshot, and the WAL's read lock
-    /// is taken once rather than per statement.
+    /// Runs `f` on an idle connection (or a new one), each statement in its
+    /// own snapshot, as the PostgreSQL reads run (no explicit transaction).
+    /// Most reads are one statement: a `BEGIN` and `COMMIT` around it were
+    /// two more statements to look up and step, for nothing.
     pub fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
+        self.with_connection(f)
+    }
+
+    /// Runs `f` in one read transaction: its statements see one snapshot,
+    /// and the WAL's read lock is taken once rather than per statement.
+    pub fn snapshot<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
+        self.with_connection(|conn| in_transaction(conn, f))
+    }
+
+    fn with_connection<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> StoreResult<T> {
         let conn = self.idle.lock().expect("reader pool poisoned").pop();
         let conn = match conn {
             Some(c) => c,
             None => self.connect()?,
         };
-        let result = in_transaction(&conn, f);
+        let result = f(&conn);
         let mut idle = self.idle.lock().expect("reader pool poisoned");
         // A connection left inside a transaction (its COMMIT failed) is dropped, not reused.
         if idle.len() < self.keep && conn.is_autocommit() {
