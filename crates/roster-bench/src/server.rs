@@ -163,6 +163,12 @@ impl RosterServer {
         proc_status_kib(self.pid, "VmRSS:")
     }
 
+    /// CPU time the process has used so far, user and system, in microseconds.
+    pub fn cpu_us(&self) -> Option<u64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).ok()?;
+        cpu_us_of(&stat).map(|(_, us)| us)
+    }
+
     /// Stops this server and starts another in its place, on the same database with the same settings.
     pub async fn restart(&mut self, binary: &Path, db: &FreshDatabase, env: &[(String, String)]) -> anyhow::Result<()> {
         self.stop().await?;
@@ -192,4 +198,35 @@ fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with(field))?;
     line[field.len()..].split_whitespace().next()?.parse().ok()
+}
+
+/// CPU time, user and system in microseconds, of every process on this
+/// machine whose command is `postgres`: the database server's share of a
+/// run on PostgreSQL. A backend that exits during the run takes its time
+/// with it; the server's pools keep theirs open.
+pub fn postgres_cpu_us() -> Option<u64> {
+    let mut total = 0;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        if !entry.file_name().to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        if let Some(("postgres", us)) = cpu_us_of(&stat) {
+            total += us;
+        }
+    }
+    Some(total)
+}
+
+/// A `/proc/<pid>/stat` line's command and CPU time (user and system) in microseconds.
+fn cpu_us_of(stat: &str) -> Option<(&str, u64)> {
+    // The command is in parentheses and may hold spaces. After it, the
+    // state is the first field, utime the 12th and stime the 13th.
+    let (open, close) = (stat.find('(')?, stat.rfind(')')?);
+    let command = stat.get(open + 1..close)?;
+    let mut fields = stat.get(close + 1..)?.split_whitespace().skip(11);
+    let ticks = fields.next()?.parse::<u64>().ok()? + fields.next()?.parse::<u64>().ok()?;
+    // SAFETY: sysconf reads a constant of the system and has no preconditions.
+    let per_sec = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).ok().filter(|&t| t > 0)?;
+    Some((command, ticks * 1_000_000 / per_sec))
 }

@@ -7,7 +7,7 @@ use super::seed::{self, Caller, Counts};
 use super::wrk::{self, Script, Wrk};
 use super::Options;
 use crate::client::{team_path, Api, PASSWORD};
-use crate::database::FreshDatabase;
+use crate::database::{Backend, FreshDatabase};
 use crate::delivery::traffic::{self, NotifyOutcome};
 use crate::load::Run;
 use crate::receiver::Receiver;
@@ -67,6 +67,13 @@ pub struct Measured {
     pub wrk: wrk::Run,
     /// The server's resident memory right after: which route grows it.
     pub server_rss_after_kib: Option<u64>,
+    /// The server's CPU time (user and system) over the run, per request
+    /// wrk counted: what the route costs the server, apart from wrk's share
+    /// of the same two cores. The kernel counts in ticks (10 ms), so this is
+    /// good to about 10 ms over the whole run.
+    pub server_cpu_us_per_request: Option<f64>,
+    /// On PostgreSQL, the database server's CPU time over the run, per request.
+    pub database_cpu_us_per_request: Option<f64>,
 }
 
 /// A route answered the same way every time: wrk's fixed script.
@@ -191,7 +198,8 @@ async fn measure(
     let (mut routes, mut refused, mut writes_broken) = (Vec::new(), Vec::new(), Vec::new());
     let mut notified = None;
     for step in steps(options, caller) {
-        let target = Target { server, client, token, wrk };
+        let postgres = options.common.backend == Backend::Postgres;
+        let target = Target { server, client, token, wrk, postgres };
         let measured = match &step {
             Step::Fixed { route, connections } => target.fixed(route, *connections, &mut refused).await?,
             Step::CreateDelete => Some(target.create_delete(&caller.second_team_id, options.connections).await?),
@@ -239,6 +247,8 @@ struct Target<'a> {
     client: &'a reqwest::Client,
     token: &'a str,
     wrk: &'a Wrk,
+    /// Whether the database's own processes are to be counted too.
+    postgres: bool,
 }
 
 impl Target<'_> {
@@ -261,15 +271,17 @@ impl Target<'_> {
         env.extend(route.body.clone().map(|b| ("BENCH_BODY", b)));
         let token = route.auth.then_some(self.token);
         let url = format!("{}{}", self.server.url, route.path);
+        let cpu_before = self.cpu_us();
         let run = self.wrk.run(Script::Fixed, &url, connections, token, &env).await?;
         let ok = run.report.requests - run.report.errors.status;
         let row = run.row(name, ok, "requests", run.report.errors.total());
-        Ok(Some(self.measured(route.key, row, run)))
+        Ok(Some(self.measured(route.key, row, run, cpu_before)))
     }
 
     /// The create-and-delete loop on a team's channels, counted in pairs (deletes answered 200).
     async fn create_delete(&self, team_id: &str, connections: usize) -> anyhow::Result<Measured> {
         let env = [("BENCH_CHANNELS", format!("{}/notification-channel", team_path(team_id)))];
+        let cpu_before = self.cpu_us();
         let run = self.wrk.run(Script::CreateDelete, &self.server.url, connections, Some(self.token), &env).await?;
         let statuses = &run.report.statuses;
         let e = &run.report.errors;
@@ -281,12 +293,33 @@ impl Target<'_> {
         let name =
             "create+delete a channel: POST …/notification-channel, DELETE …?priority= (pairs; latency per request)";
         let row = run.row(name.into(), pairs, "pairs", errors);
-        Ok(self.measured("create_delete_channel", row, run))
+        Ok(self.measured("create_delete_channel", row, run, cpu_before))
     }
 
-    fn measured(&self, key: &'static str, row: Row, run: wrk::Run) -> Measured {
-        eprintln!("  {}: {:.0} {}/s, {} errors", row.name, row.per_sec, row.unit, row.errors);
-        Measured { key, row, wrk: run, server_rss_after_kib: self.server.rss_kib() }
+    /// CPU time so far of the server and, on PostgreSQL, of the database server.
+    fn cpu_us(&self) -> (Option<u64>, Option<u64>) {
+        (self.server.cpu_us(), if self.postgres { server::postgres_cpu_us() } else { None })
+    }
+
+    fn measured(&self, key: &'static str, row: Row, run: wrk::Run, before: (Option<u64>, Option<u64>)) -> Measured {
+        let requests = run.report.requests;
+        let after = self.cpu_us();
+        let per_request = |before: Option<u64>, after: Option<u64>| {
+            let used = before.zip(after).map(|(before, after)| after.saturating_sub(before));
+            used.filter(|_| requests > 0).map(|us| us as f64 / requests as f64)
+        };
+        let server_cpu_us_per_request = per_request(before.0, after.0);
+        let database_cpu_us_per_request = per_request(before.1, after.1);
+        let mut cpu_shown = String::new();
+        if let Some(us) = server_cpu_us_per_request {
+            cpu_shown.push_str(&format!(", server CPU {us:.1} µs/request"));
+        }
+        if let Some(us) = database_cpu_us_per_request {
+            cpu_shown.push_str(&format!(", PostgreSQL CPU {us:.1} µs/request"));
+        }
+        eprintln!("  {}: {:.0} {}/s, {} errors{cpu_shown}", row.name, row.per_sec, row.unit, row.errors);
+        let server_rss_after_kib = self.server.rss_kib();
+        Measured { key, row, wrk: run, server_rss_after_kib, server_cpu_us_per_request, database_cpu_us_per_request }
     }
 }
 

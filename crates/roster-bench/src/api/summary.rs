@@ -102,12 +102,50 @@ pub fn markdown(r: &Results) -> String {
             );
         }
     }
+    out.push_str(&cpu_table(r));
     let _ = write!(
         out,
         "\nload average at start {}, at end {}",
         r.machine.load_at_start.as_deref().unwrap_or("?"),
         r.load_at_end.as_deref().unwrap_or("?")
     );
+    out
+}
+
+/// The server's CPU per request of each route at each scale, what a route
+/// costs beyond the baseline's (the part a change to that route's handler,
+/// queries or answer can move), and on PostgreSQL the database server's CPU
+/// per request. Rates also carry wrk's share of the two cores and the
+/// scheduler's noise; these count the server alone.
+fn cpu_table(r: &Results) -> String {
+    let Some(first) = r.scales.first() else { return String::new() };
+    let postgres = r.scales.iter().flat_map(|s| &s.measured.routes).any(|m| m.database_cpu_us_per_request.is_some());
+    let mut out = String::from("\n#### CPU per request (µs, user and system)\n\n| route |");
+    let mut rule = String::from("|---|");
+    for s in &r.scales {
+        let _ = write!(out, " server, {0} | beyond baseline, {0} |", s.customers);
+        rule.push_str("---:|---:|");
+        if postgres {
+            let _ = write!(out, " PostgreSQL, {} |", s.customers);
+            rule.push_str("---:|");
+        }
+    }
+    let _ = write!(out, "\n{rule}\n");
+    let show = |v: Option<f64>| v.map_or("–".to_owned(), |v| format!("{v:.1}"));
+    for route in &first.measured.routes {
+        let _ = write!(out, "| {} |", route.row.name);
+        for s in &r.scales {
+            let routes = &s.measured.routes;
+            let at = routes.iter().find(|m| m.key == route.key);
+            let own = at.and_then(|m| m.server_cpu_us_per_request);
+            let baseline = routes.first().and_then(|b| b.server_cpu_us_per_request);
+            let _ = write!(out, " {} | {} |", show(own), show(own.zip(baseline).map(|(own, base)| own - base)));
+            if postgres {
+                let _ = write!(out, " {} |", show(at.and_then(|m| m.database_cpu_us_per_request)));
+            }
+        }
+        out.push('\n');
+    }
     out
 }
 
