@@ -166,7 +166,7 @@ impl RosterServer {
     /// CPU time the process has used so far, user and system, in microseconds.
     pub fn cpu_us(&self) -> Option<u64> {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).ok()?;
-        cpu_us_of(&stat).map(|(_, us)| us)
+        cpu_us_of(&stat).map(|(_, cpu)| cpu.own)
     }
 
     /// Stops this server and starts another in its place, on the same database with the same settings.
@@ -201,9 +201,10 @@ fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
 }
 
 /// CPU time, user and system in microseconds, of every process on this
-/// machine whose command is `postgres`: the database server's share of a
-/// run on PostgreSQL. A backend that exits during the run takes its time
-/// with it; the server's pools keep theirs open.
+/// machine whose command is `postgres`, and of the children they have
+/// reaped: the database server's share of a run on PostgreSQL. A backend
+/// that exits is reaped by the postmaster, and its time moves into the
+/// postmaster's children's time, so the sum only grows.
 pub fn postgres_cpu_us() -> Option<u64> {
     let mut total = 0;
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
@@ -211,22 +212,29 @@ pub fn postgres_cpu_us() -> Option<u64> {
             continue;
         }
         let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
-        if let Some(("postgres", us)) = cpu_us_of(&stat) {
-            total += us;
+        if let Some(("postgres", cpu)) = cpu_us_of(&stat) {
+            total += cpu.own + cpu.reaped_children;
         }
     }
     Some(total)
 }
 
-/// A `/proc/<pid>/stat` line's command and CPU time (user and system) in microseconds.
-fn cpu_us_of(stat: &str) -> Option<(&str, u64)> {
+struct Cpu {
+    own: u64,
+    reaped_children: u64,
+}
+
+/// A `/proc/<pid>/stat` line's command and CPU times (user and system) in microseconds.
+fn cpu_us_of(stat: &str) -> Option<(&str, Cpu)> {
     // The command is in parentheses and may hold spaces. After it, the
-    // state is the first field, utime the 12th and stime the 13th.
+    // state is the first field; utime, stime, cutime and cstime the 12th to 15th.
     let (open, close) = (stat.find('(')?, stat.rfind(')')?);
     let command = stat.get(open + 1..close)?;
-    let mut fields = stat.get(close + 1..)?.split_whitespace().skip(11);
-    let ticks = fields.next()?.parse::<u64>().ok()? + fields.next()?.parse::<u64>().ok()?;
+    let mut fields = stat.get(close + 1..)?.split_whitespace().skip(11).map(|f| f.parse::<u64>().ok());
+    let mut next = || fields.next().flatten();
+    let (own, reaped_children) = (next()? + next()?, next()? + next()?);
     // SAFETY: sysconf reads a constant of the system and has no preconditions.
     let per_sec = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) }).ok().filter(|&t| t > 0)?;
-    Some((command, ticks * 1_000_000 / per_sec))
+    let us = |ticks: u64| ticks * 1_000_000 / per_sec;
+    Some((command, Cpu { own: us(own), reaped_children: us(reaped_children) }))
 }
