@@ -238,3 +238,19 @@ fn cpu_us_of(stat: &str) -> Option<(&str, Cpu)> {
     let us = |ticks: u64| ticks * 1_000_000 / per_sec;
     Some((command, Cpu { own: us(own), reaped_children: us(reaped_children) }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_command_and_times_past_a_command_with_spaces_and_parentheses() {
+        // pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime cutime cstime …
+        let stat = "4242 (post gres) (x)) S 1 4242 4242 0 -1 4194560 900 0 0 0 250 50 1000 200 20 0 1 0";
+        let (command, cpu) = cpu_us_of(stat).unwrap();
+        assert_eq!(command, "post gres) (x)");
+        // SAFETY: as in `cpu_us_of`.
+        let tick_us = 1_000_000 / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+        assert_eq!((cpu.own, cpu.reaped_children), (300 * tick_us, 1200 * tick_us));
+    }
+}
