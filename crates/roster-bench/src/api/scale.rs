@@ -197,8 +197,8 @@ async fn measure(
     let token = caller.owner.token.as_str();
     let (mut routes, mut refused, mut writes_broken) = (Vec::new(), Vec::new(), Vec::new());
     let mut notified = None;
+    let postgres = options.common.backend == Backend::Postgres;
     for step in steps(options, caller) {
-        let postgres = options.common.backend == Backend::Postgres;
         let target = Target { server, client, token, wrk, postgres };
         let measured = match &step {
             Step::Fixed { route, connections } => target.fixed(route, *connections, &mut refused).await?,

@@ -116,7 +116,7 @@ pub fn markdown(r: &Results) -> String {
 /// costs beyond the baseline's (the part a change to that route's handler,
 /// queries or answer can move), and on PostgreSQL the database server's CPU
 /// per request. Rates also carry wrk's share of the two cores and the
-/// scheduler's noise; these count the server alone.
+/// scheduler's noise; these count only the server and the database.
 fn cpu_table(r: &Results) -> String {
     let Some(first) = r.scales.first() else { return String::new() };
     let postgres = r.scales.iter().flat_map(|s| &s.measured.routes).any(|m| m.database_cpu_us_per_request.is_some());
